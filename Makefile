@@ -1,0 +1,53 @@
+# A thin front over scripts/, CMake and ctest. Every target installs what it needs first.
+BUILD       ?= build
+BUILD_ASAN  ?= build-asan
+BUILD_BENCH ?= build-bench
+JOBS        ?= $(shell nproc)
+CMAKE_FLAGS ?=
+GENERATOR   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+SOURCES      = $(shell git ls-files '*.cc' '*.h' '*.cu' '*.cuh' 2>/dev/null)
+
+.PHONY: setup build test test-asan demo e2e bench format lint clean
+
+setup:
+	@scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(GENERATOR) $(CMAKE_FLAGS)
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Unit tests and the integration tests against a real local control plane.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The unit tests once more, built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan: setup
+	cmake -S . -B $(BUILD_ASAN) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug \
+	  -DZENITH_SANITIZE=address,undefined $(CMAKE_FLAGS)
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 600
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+e2e: build
+	e2e/smoke.sh
+
+bench: setup
+	cmake -S . -B $(BUILD_BENCH) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DZENITH_BUILD_BENCH=ON \
+	  -DZENITH_BUILD_TESTS=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD_BENCH) -j $(JOBS)
+	BUILD=$(BUILD_BENCH) bench/run.sh all
+
+format:
+	clang-format -i $(SOURCES)
+
+lint: $(BUILD)/CMakeCache.txt
+	clang-format --dry-run --Werror $(SOURCES)
+	run-clang-tidy -quiet -p $(BUILD) $(filter-out tests/% bench/%,$(filter %.cc,$(SOURCES)))
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_BENCH)

@@ -1,0 +1,37 @@
+#include "zenith/operator/options.h"
+
+namespace zenith::operator_ {
+
+const std::vector<common::ConfigKey>& ConfigKeys() {
+  static const std::vector<common::ConfigKey> keys = {
+      {"kubeconfig", "kubeconfig file (default: in-cluster service account)"},
+      {"namespace", "namespace to watch (default: all)"},
+      {"scheduler-name", "schedulerName of the pods this operator binds (default zenith)"},
+      {"leader-election.enabled", "elect one active replica through a Lease (default true)"},
+      {"leader-election.namespace", "namespace of the Lease (default zenith-system)"},
+      {"leader-election.lease-duration", "lease duration (default 15s)"},
+      {"workers", "concurrent reconciles (default 4)"},
+  };
+  return keys;
+}
+
+Result<Options> LoadOptions(const common::Config& config) {
+  Options o;
+  ZENITH_ASSIGN_OR_RETURN(o.kubeconfig, config.String("kubeconfig", ""));
+  ZENITH_ASSIGN_OR_RETURN(o.watch_namespace, config.String("namespace", ""));
+  ZENITH_ASSIGN_OR_RETURN(o.scheduler_name, config.String("scheduler-name", o.scheduler_name));
+  if (o.scheduler_name.empty()) {
+    return InvalidArgumentError("config key 'scheduler-name' (" +
+                                config.SourceOf("scheduler-name") + "): must not be empty");
+  }
+  ZENITH_ASSIGN_OR_RETURN(o.leader_election, config.Bool("leader-election.enabled", true));
+  ZENITH_ASSIGN_OR_RETURN(o.leader_election_namespace,
+                          config.String("leader-election.namespace", o.leader_election_namespace));
+  ZENITH_ASSIGN_OR_RETURN(o.lease_duration,
+                          config.Duration("leader-election.lease-duration", o.lease_duration));
+  ZENITH_ASSIGN_OR_RETURN(int64_t workers, config.Int("workers", o.workers, 1, 256));
+  o.workers = static_cast<int>(workers);
+  return o;
+}
+
+}  // namespace zenith::operator_
