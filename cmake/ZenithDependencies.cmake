@@ -7,6 +7,12 @@ option(ZENITH_ALLOW_MISSING_DEPS "Leave out the parts whose dependencies are mis
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 find_package(yaml-cpp REQUIRED)
+# yaml-cpp 0.8 (Ubuntu 24.04) names its target yaml-cpp::yaml-cpp; 0.7 (Debian 12) yaml-cpp.
+if(TARGET yaml-cpp::yaml-cpp)
+  set(ZENITH_YAML_CPP yaml-cpp::yaml-cpp)
+else()
+  set(ZENITH_YAML_CPP yaml-cpp)
+endif()
 find_package(nlohmann_json 3.9 REQUIRED)
 
 find_package(OpenSSL QUIET)
