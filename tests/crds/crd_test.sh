@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The ZenithJob CRD on a real kube-apiserver: it installs and becomes Established, every example
+# is accepted, every manifest in invalid/ is rejected with a message naming the field its
+# "# expect:" line gives, and `kubectl get zj` prints the documented columns.
+#   KUBECONFIG=... tests/crds/crd_test.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+: "${KUBECONFIG:?set KUBECONFIG to the kubeconfig of the test cluster}"
+ns="crd-test-$$"
+passed=0
+failed=0
+ok() { echo "PASS: $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+cleanup() { kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+kubectl apply -f "$root/crds/zenith.ai_zenithjobs.yaml" >/dev/null
+kubectl wait --for=condition=Established crd/zenithjobs.zenith.ai --timeout=60s >/dev/null
+ok "CRD zenithjobs.zenith.ai is Established"
+kubectl create namespace "$ns" >/dev/null
+
+for f in "$root"/examples/zenithjob-*.yaml; do
+  if out=$(kubectl apply -n "$ns" --dry-run=server -f "$f" 2>&1); then
+    ok "example $(basename "$f") accepted"
+  else
+    bad "example $(basename "$f") rejected: $out"
+  fi
+done
+
+for f in "$here"/invalid/*.yaml; do
+  expect=$(sed -n 's/^# expect: //p' "$f" | head -1)
+  if out=$(kubectl apply -n "$ns" --dry-run=server -f "$f" 2>&1); then
+    bad "invalid $(basename "$f") was accepted"
+  elif grep -qF -- "$expect" <<<"$out"; then
+    ok "invalid $(basename "$f") rejected naming '$expect'"
+  else
+    bad "invalid $(basename "$f") rejected without naming '$expect': $out"
+  fi
+done
+
+# Defaults are applied by the API server.
+kubectl apply -n "$ns" -f "$root/examples/zenithjob-llm.yaml" >/dev/null
+got=$(kubectl get zj llm-pretrain -n "$ns" -o jsonpath='{.spec.runPolicy.cleanPodPolicy}/{.spec.topology.numaAligned}/{.spec.dataPlane.prefetch}')
+[ "$got" = "Running/true/8" ] && ok "defaults and values stored ($got)" || bad "stored values: $got"
+kubectl apply -n "$ns" -f "$root/examples/zenithjob-small.yaml" >/dev/null
+got=$(kubectl get zj mnist -n "$ns" -o jsonpath='{.spec.scheduling.queue}/{.spec.runPolicy.maxRetries}/{.spec.gpusPerReplica}')
+[ "$got" = "default/3/1" ] && ok "scheduling and run-policy defaults ($got)" || bad "defaults: $got"
+
+# The printer columns, the short name and the category.
+header=$(kubectl get zj -n "$ns" | head -1 | tr -s ' ')
+[ "$header" = "NAME PHASE READY GPUS QUEUE AGE" ] && ok "kubectl get zj columns: $header" || bad "columns: $header"
+kubectl get zenith -n "$ns" -o name | grep -q zenithjob.zenith.ai/mnist && ok "category 'zenith' lists jobs" || bad "category"
+# The status subresource: a status write does not touch the spec, a spec write ignores status.
+kubectl patch zj mnist -n "$ns" --subresource=status --type=merge \
+  -p '{"status":{"phase":"Running","ready":"2/2","gpus":2}}' >/dev/null
+row=$(kubectl get zj mnist -n "$ns" --no-headers | tr -s ' ' | cut -d' ' -f2-5)
+[ "$row" = "Running 2/2 2 default" ] && ok "status columns show phase, ready, GPUs, queue ($row)" || bad "row: $row"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
