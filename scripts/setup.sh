@@ -24,7 +24,7 @@ fi
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config ccache git curl openssl ca-certificates
-  clang-format clang-tidy clang libclang-rt-14-dev
+  clang-format clang-tidy clang libclang-rt-14-dev shellcheck
   # the design card's libraries
   libcpprest-dev libyaml-cpp-dev libprotobuf-dev protobuf-compiler libgrpc++-dev
   protobuf-compiler-grpc libssl-dev libhwloc-dev hwloc liburing-dev prometheus-cpp-dev
