@@ -12,7 +12,9 @@ pids=()
 cluster_up=0
 
 cleanup() {
-  for pid in "${pids[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]:-}"; do
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+  done
   if [ "$cluster_up" -eq 1 ]; then e2e/cluster.sh down --dir "$work/cluster" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
@@ -43,7 +45,12 @@ for program in operator/zenith-operator device-plugin/zenith-device-plugin runti
     "$(curl -fsS "http://127.0.0.1:$port/readyz" | tr -d '\n')" \
     "$(curl -fsS "http://127.0.0.1:$port/metrics" | wc -c)"
   kill -TERM "$pid"
-  wait "$pid" && echo "$name stopped cleanly on SIGTERM (exit 0); its log:" || { echo "demo: $name exited $?" >&2; exit 1; }
+  if wait "$pid"; then
+    echo "$name stopped cleanly on SIGTERM (exit 0); its log:"
+  else
+    echo "demo: $name exited with status $? after SIGTERM" >&2
+    exit 1
+  fi
   sed 's/^/    /' "$work/$name.log"
 done
 shown+=("the operator, device plugin and runtime programs serving /healthz, /readyz and /metrics and stopping cleanly")

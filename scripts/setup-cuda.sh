@@ -37,7 +37,7 @@ src="$work/unpacked/nvidia"
 mkdir -p "$prefix"/{include,lib64}
 cp -a "$src/cu13/." "$prefix/"
 if [ -d "$prefix/lib" ]; then
-  cp -a "$prefix/lib/." "$prefix/lib64/" && rm -rf "$prefix/lib"
+  cp -a "$prefix/lib/." "$prefix/lib64/" && rm -rf "${prefix:?}/lib"
 fi
 cp -a "$src/nccl/include/." "$prefix/include/"
 cp -a "$src/nccl/lib/." "$prefix/lib64/"

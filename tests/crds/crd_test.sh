@@ -12,6 +12,9 @@ passed=0
 failed=0
 ok() { echo "PASS: $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
+expect_eq() { # ACTUAL EXPECTED WHAT
+  if [ "$1" = "$2" ]; then ok "$3: $1"; else bad "$3: got '$1', want '$2'"; fi
+}
 cleanup() { kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
@@ -42,20 +45,21 @@ done
 # Defaults are applied by the API server.
 kubectl apply -n "$ns" -f "$root/examples/zenithjob-llm.yaml" >/dev/null
 got=$(kubectl get zj llm-pretrain -n "$ns" -o jsonpath='{.spec.runPolicy.cleanPodPolicy}/{.spec.topology.numaAligned}/{.spec.dataPlane.prefetch}')
-[ "$got" = "Running/true/8" ] && ok "defaults and values stored ($got)" || bad "stored values: $got"
+expect_eq "$got" "Running/true/8" "defaults and values stored"
 kubectl apply -n "$ns" -f "$root/examples/zenithjob-small.yaml" >/dev/null
 got=$(kubectl get zj mnist -n "$ns" -o jsonpath='{.spec.scheduling.queue}/{.spec.runPolicy.maxRetries}/{.spec.gpusPerReplica}')
-[ "$got" = "default/3/1" ] && ok "scheduling and run-policy defaults ($got)" || bad "defaults: $got"
+expect_eq "$got" "default/3/1" "scheduling and run-policy defaults"
 
 # The printer columns, the short name and the category.
 header=$(kubectl get zj -n "$ns" | head -1 | tr -s ' ')
-[ "$header" = "NAME PHASE READY GPUS QUEUE AGE" ] && ok "kubectl get zj columns: $header" || bad "columns: $header"
-kubectl get zenith -n "$ns" -o name | grep -q zenithjob.zenith.ai/mnist && ok "category 'zenith' lists jobs" || bad "category"
+expect_eq "$header" "NAME PHASE READY GPUS QUEUE AGE" "kubectl get zj columns"
+expect_eq "$(kubectl get zenith -n "$ns" -o name | sort | tr '\n' ' ')" \
+  "zenithjob.zenith.ai/llm-pretrain zenithjob.zenith.ai/mnist " "category 'zenith' lists the jobs"
 # The status subresource: a status write does not touch the spec, a spec write ignores status.
 kubectl patch zj mnist -n "$ns" --subresource=status --type=merge \
   -p '{"status":{"phase":"Running","ready":"2/2","gpus":2}}' >/dev/null
 row=$(kubectl get zj mnist -n "$ns" --no-headers | tr -s ' ' | cut -d' ' -f2-5)
-[ "$row" = "Running 2/2 2 default" ] && ok "status columns show phase, ready, GPUs, queue ($row)" || bad "row: $row"
+expect_eq "$row" "Running 2/2 2 default" "status columns show phase, ready, GPUs, queue"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
