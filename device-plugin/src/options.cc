@@ -10,6 +10,8 @@ const std::vector<common::ConfigKey>& ConfigKeys() {
       {"kubelet-dir", "kubelet device-plugin directory (default /var/lib/kubelet/device-plugins)"},
       {"resource-name", "extended resource advertised (default zenith.ai/gpu)"},
       {"kubeconfig", "kubeconfig file (default: in-cluster service account)"},
+      {"nvml-library", "NVML library for backend=nvml (default libnvidia-ml.so.1)"},
+      {"sysfs-root", "sysfs mount to read NUMA and PCI locality from (default /sys)"},
   };
   return keys;
 }
@@ -32,6 +34,8 @@ Result<Options> LoadOptions(const common::Config& config) {
                                 "' is not an extended resource name like zenith.ai/gpu");
   }
   ZENITH_ASSIGN_OR_RETURN(o.kubeconfig, config.String("kubeconfig", ""));
+  ZENITH_ASSIGN_OR_RETURN(o.nvml_library, config.String("nvml-library", o.nvml_library));
+  ZENITH_ASSIGN_OR_RETURN(o.sysfs_root, config.String("sysfs-root", o.sysfs_root));
   return o;
 }
 

@@ -16,7 +16,9 @@ struct Options {
   std::string node_name;         // the Node this plugin serves (NODE_NAME in a DaemonSet)
   std::string kubelet_dir = "/var/lib/kubelet/device-plugins";
   std::string resource_name = "zenith.ai/gpu";
-  std::string kubeconfig;  // empty: in-cluster config
+  std::string kubeconfig;                          // empty: in-cluster config
+  std::string nvml_library = "libnvidia-ml.so.1";  // for backend=nvml, opened with dlopen
+  std::string sysfs_root = "/sys";                 // where NUMA and PCI locality are read
 };
 
 const std::vector<common::ConfigKey>& ConfigKeys();
