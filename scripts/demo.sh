@@ -64,19 +64,26 @@ shown+=("config errors that name the key and its source")
 
 # 2. GPU discovery and the best-connected GPU sets, from machine fixtures.
 if [ -x "$build/device-plugin/zenith-discover" ]; then
-  step "GPU topology discovery from machine fixtures (examples/topologies/)"
+  step "GPU topology discovery from machine fixtures, and the GPU set a 4-GPU pod would get"
+  discover="$build/device-plugin/zenith-discover"
   for fixture in examples/topologies/*.yaml; do
-    "$build/device-plugin/zenith-discover" --backend=fixture --fixture="$fixture" >"$work/topo.json"
+    "$discover" --backend=fixture --fixture="$fixture" >"$work/topo.json"
     python3 - "$fixture" "$work/topo.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[2]))
-gpus = t.get("gpus", [])
-links = t.get("nvlink", t.get("links", []))
-print(f"    {sys.argv[1]}: {len(gpus)} GPUs ({gpus[0].get('name', '?') if gpus else '-'}), "
-      f"{len(t.get('numa_nodes', []))} NUMA nodes, nvswitch={t.get('nvswitch', False)}")
+gpus = t["gpus"]
+print(f"  {sys.argv[1]}: {len(gpus)} x {gpus[0]['name']}, {len(t['numa_nodes'])} NUMA nodes, "
+      f"NVSwitch: {t['nvswitch']}, NVLink links per GPU: {[sum(r) for r in t['nvlink']]}")
 PY
+    n=$(grep -c 'index:' "$fixture")
+    k=$((n >= 8 ? 4 : 2))
+    if [ "$n" -ge 2 ]; then
+      rest=$(seq -s, 1 $((n - 1)))
+      echo "    a pod asking for $k GPUs gets:               $("$discover" --backend=fixture --fixture="$fixture" --choose=$k)"
+      echo "    ... and when GPU 0 is already taken:       $("$discover" --backend=fixture --fixture="$fixture" --choose=$k --available="$rest")"
+    fi
   done
-  shown+=("GPU, NVLink and NUMA discovery of the example machines")
+  shown+=("GPU, NVLink and NUMA discovery of the example machines and NVLink-aware GPU set choice")
 fi
 
 # 3. The local real control plane with simulated GPU nodes.
@@ -92,9 +99,20 @@ if [ -x e2e/cluster.sh ] && command -v go >/dev/null; then
     sleep 0.2
   done
   kubectl get nodes -o custom-columns='NODE:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,GPUS:.status.allocatable.zenith\.ai/gpu,PRODUCT:.metadata.labels.zenith\.ai/gpu\.product'
+  shown+=("a real kube-apiserver with 4 simulated 8-GPU nodes")
+
+  step "the ZenithJob API: kubectl apply, kubectl get zj, and a bad manifest refused by the API server"
+  kubectl apply -f crds/zenith.ai_zenithjobs.yaml
+  kubectl wait --for=condition=Established crd/zenithjobs.zenith.ai --timeout=60s >/dev/null
+  kubectl apply -f examples/zenithjob-small.yaml -f examples/zenithjob-llm.yaml
+  kubectl get zj
+  if kubectl apply -f tests/crds/invalid/min-available-above-replicas.yaml 2>"$work/err.txt"; then
+    echo "demo: an invalid ZenithJob was accepted" >&2; exit 1
+  fi
+  sed 's/^/    /' "$work/err.txt"
+  shown+=("the ZenithJob CRD: kubectl get zj columns, defaults, and validation errors naming the field")
   e2e/cluster.sh down --dir "$work/cluster" >/dev/null
   cluster_up=0
-  shown+=("a real kube-apiserver with 4 simulated 8-GPU nodes")
 fi
 
 step "what this demo showed"
