@@ -1,0 +1,67 @@
+// A read-through cache of one kind of object, kept current by a ResumableWatch, with add /
+// update / delete handlers. After a re-list (410 Expired, or a restart that lost events) the
+// cache is reconciled with the list: objects missing from it are delivered as deletes, so a
+// controller never keeps acting on something that is gone. Handlers run on the watch thread,
+// in order, after the cache is updated, and may read the cache.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "zenith/kube/watch.h"
+
+namespace zenith::kube {
+
+struct InformerHandlers {
+  std::function<void(const Json& object)> on_add;
+  std::function<void(const Json& old_object, const Json& new_object)> on_update;
+  std::function<void(const Json& last_known)> on_delete;
+};
+
+class Informer {
+ public:
+  Informer(Client& client, GroupVersionResource type, ResumableWatchOptions options = {});
+  ~Informer();
+
+  // Before Start().
+  void AddHandlers(InformerHandlers handlers);
+  void Start();
+  void Stop();
+
+  bool HasSynced() const;
+  // Waits for the first list to land in the cache; false on timeout.
+  bool WaitForSync(std::chrono::milliseconds timeout) const;
+
+  // Key: "namespace/name", or "name" for cluster-scoped objects.
+  std::optional<Json> Get(const std::string& key) const;
+  std::vector<Json> List() const;
+  std::vector<std::string> Keys() const;
+  size_t Size() const;
+
+  uint64_t relists() const { return watch_ ? watch_->relists() : 0; }
+  uint64_t reconnects() const { return watch_ ? watch_->reconnects() : 0; }
+  std::string last_resource_version() const;
+
+ private:
+  void OnRelist(std::vector<Json>& items, const std::string& rv, bool initial);
+  void OnEvent(const WatchEvent& event);
+
+  Client& client_;
+  const GroupVersionResource type_;
+  const ResumableWatchOptions options_;
+  std::vector<InformerHandlers> handlers_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable synced_cv_;
+  std::map<std::string, Json> cache_;
+  bool synced_ = false;
+  std::unique_ptr<ResumableWatch> watch_;
+};
+
+}  // namespace zenith::kube

@@ -1,0 +1,78 @@
+// A watch that survives: lists, then watches from the list's resourceVersion, resumes from the
+// last resourceVersion it saw after any disconnect (server timeout, dropped connection, API
+// server restart), and re-lists when the server says that version is gone (410 Expired). Each
+// list is handed over whole as a "relist" so the consumer can reconcile, deletions included.
+// Runs on its own thread; Stop() returns promptly (it cancels the in-flight request).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "zenith/kube/client.h"
+
+namespace zenith::kube {
+
+struct ResumableWatchOptions {
+  std::string namespace_;  // empty: all namespaces (or a cluster-scoped type)
+  std::string label_selector;
+  std::string field_selector;
+  // Empty: list first. Otherwise watch from here; a 410 then triggers the first list.
+  std::string start_resource_version;
+  int timeout_seconds = 60;  // per watch request, server side
+  int64_t page_size = 500;
+  common::BackoffPolicy reconnect{std::chrono::milliseconds(100),
+                                  std::chrono::seconds(5),
+                                  2.0,
+                                  0.2,
+                                  /*max_attempts=*/0,
+                                  common::Duration::zero()};
+};
+
+struct ResumableWatchHandler {
+  // The full current state; `initial` is false for re-lists after a 410.
+  std::function<void(std::vector<Json>& items, const std::string& resource_version, bool initial)>
+      on_relist;
+  // ADDED, MODIFIED, DELETED and BOOKMARK events in server order.
+  std::function<void(const WatchEvent& event)> on_event;
+};
+
+class ResumableWatch {
+ public:
+  ResumableWatch(Client& client, GroupVersionResource type, ResumableWatchOptions options,
+                 ResumableWatchHandler handler);
+  ~ResumableWatch();
+  ResumableWatch(const ResumableWatch&) = delete;
+  ResumableWatch& operator=(const ResumableWatch&) = delete;
+
+  void Start();
+  void Stop();
+
+  std::string last_resource_version() const;
+  uint64_t relists() const { return relists_.load(); }        // lists after the first
+  uint64_t reconnects() const { return reconnects_.load(); }  // watch requests after the first
+
+ private:
+  void Run();
+  // Sleeps for `d` or until Stop(); returns false when stopped.
+  bool SleepUnlessStopped(common::Duration d);
+
+  Client& client_;
+  const GroupVersionResource type_;
+  const ResumableWatchOptions options_;
+  ResumableWatchHandler handler_;
+  Cancellation cancel_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string resource_version_;
+  std::atomic<uint64_t> relists_{0};
+  std::atomic<uint64_t> reconnects_{0};
+  std::thread thread_;
+};
+
+}  // namespace zenith::kube

@@ -1,0 +1,130 @@
+#include "zenith/kube/informer.h"
+
+namespace zenith::kube {
+
+Informer::Informer(Client& client, GroupVersionResource type, ResumableWatchOptions options)
+    : client_(client), type_(std::move(type)), options_(std::move(options)) {}
+
+Informer::~Informer() { Stop(); }
+
+void Informer::AddHandlers(InformerHandlers handlers) { handlers_.push_back(std::move(handlers)); }
+
+void Informer::Start() {
+  if (watch_) return;
+  ResumableWatchHandler h;
+  h.on_relist = [this](std::vector<Json>& items, const std::string& rv, bool initial) {
+    OnRelist(items, rv, initial);
+  };
+  h.on_event = [this](const WatchEvent& ev) { OnEvent(ev); };
+  watch_ = std::make_unique<ResumableWatch>(client_, type_, options_, std::move(h));
+  watch_->Start();
+}
+
+void Informer::Stop() {
+  if (watch_) watch_->Stop();
+}
+
+bool Informer::HasSynced() const {
+  std::lock_guard lock(mu_);
+  return synced_;
+}
+
+bool Informer::WaitForSync(std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return synced_cv_.wait_for(lock, timeout, [this] { return synced_; });
+}
+
+std::optional<Json> Informer::Get(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Json> Informer::List() const {
+  std::lock_guard lock(mu_);
+  std::vector<Json> out;
+  out.reserve(cache_.size());
+  for (const auto& [k, v] : cache_) out.push_back(v);
+  return out;
+}
+
+std::vector<std::string> Informer::Keys() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [k, v] : cache_) out.push_back(k);
+  return out;
+}
+
+size_t Informer::Size() const {
+  std::lock_guard lock(mu_);
+  return cache_.size();
+}
+
+std::string Informer::last_resource_version() const {
+  return watch_ ? watch_->last_resource_version() : std::string();
+}
+
+void Informer::OnRelist(std::vector<Json>& items, const std::string& rv, bool initial) {
+  std::vector<Json> added;
+  std::vector<std::pair<Json, Json>> updated;
+  std::vector<Json> deleted;
+  {
+    std::lock_guard lock(mu_);
+    std::map<std::string, Json> next;
+    for (auto& item : items) {
+      std::string key = ObjectKey(item);
+      auto it = cache_.find(key);
+      if (it == cache_.end()) {
+        added.push_back(item);
+      } else if (ResourceVersionOf(it->second) != ResourceVersionOf(item)) {
+        updated.emplace_back(it->second, item);
+      }
+      next.emplace(std::move(key), std::move(item));
+    }
+    for (auto& [key, old] : cache_) {
+      if (!next.count(key)) deleted.push_back(std::move(old));
+    }
+    cache_ = std::move(next);
+    synced_ = true;
+  }
+  synced_cv_.notify_all();
+  for (const auto& h : handlers_) {
+    for (const auto& d : deleted) {
+      if (h.on_delete) h.on_delete(d);
+    }
+    for (const auto& a : added) {
+      if (h.on_add) h.on_add(a);
+    }
+    for (const auto& [o, n] : updated) {
+      if (h.on_update) h.on_update(o, n);
+    }
+  }
+}
+
+void Informer::OnEvent(const WatchEvent& ev) {
+  if (ev.type == WatchEvent::Type::kBookmark || ev.type == WatchEvent::Type::kError) return;
+  const std::string key = ObjectKey(ev.object);
+  std::optional<Json> old;
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) old = it->second;
+    if (ev.type == WatchEvent::Type::kDeleted) {
+      if (it != cache_.end()) cache_.erase(it);
+    } else {
+      cache_[key] = ev.object;
+    }
+  }
+  for (const auto& h : handlers_) {
+    if (ev.type == WatchEvent::Type::kDeleted) {
+      if (h.on_delete) h.on_delete(ev.object);
+    } else if (old) {
+      if (h.on_update) h.on_update(*old, ev.object);
+    } else if (h.on_add) {
+      h.on_add(ev.object);
+    }
+  }
+}
+
+}  // namespace zenith::kube

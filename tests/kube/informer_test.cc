@@ -1,0 +1,155 @@
+// The informer over a scripted server: a re-list after 410 reconciles the cache and delivers
+// the deletions the watch never saw.
+#include "zenith/kube/informer.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <deque>
+#include <thread>
+
+namespace zenith::kube {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Lists and watch streams served in order; once the script runs out, a watch parks until
+// cancelled, like an idle server.
+class ScriptedServer final : public Transport {
+ public:
+  void AddList(std::string body) {
+    std::lock_guard l(mu_);
+    lists_.push_back(std::move(body));
+  }
+  void AddWatch(std::vector<std::string> lines) {
+    std::lock_guard l(mu_);
+    watches_.push_back(std::move(lines));
+  }
+  std::vector<std::string> paths() {
+    std::lock_guard l(mu_);
+    return paths_;
+  }
+
+  Result<HttpResponse> Send(const HttpRequest& request, Cancellation*) override {
+    std::lock_guard l(mu_);
+    paths_.push_back(request.path_and_query);
+    if (lists_.empty()) return UnavailableError("no list scripted");
+    HttpResponse r;
+    r.status = 200;
+    r.body = lists_.front();
+    lists_.pop_front();
+    return r;
+  }
+
+  Result<HttpResponse> Stream(const HttpRequest& request,
+                              const std::function<bool(std::string_view)>& on_line,
+                              Cancellation* cancel) override {
+    std::vector<std::string> lines;
+    {
+      std::lock_guard l(mu_);
+      paths_.push_back(request.path_and_query);
+      if (!watches_.empty()) {
+        lines = watches_.front();
+        watches_.pop_front();
+      }
+    }
+    HttpResponse r;
+    r.status = 200;
+    if (!lines.empty()) {
+      for (const auto& line : lines) {
+        if (!on_line(line)) break;
+      }
+      return r;
+    }
+    while (!cancel->cancelled()) std::this_thread::sleep_for(1ms);
+    return CancelledError("cancelled");
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::string> lists_;
+  std::deque<std::vector<std::string>> watches_;
+  std::vector<std::string> paths_;
+};
+
+std::string Cm(const std::string& name, const std::string& rv) {
+  return R"({"metadata":{"name":")" + name + R"(","namespace":"d","resourceVersion":")" + rv +
+         R"("}})";
+}
+
+TEST(InformerTest, RelistAfterGoneDeliversMissedDeletes) {
+  auto server = std::make_unique<ScriptedServer>();
+  ScriptedServer* s = server.get();
+  s->AddList(R"({"metadata":{"resourceVersion":"10"},"items":[)" + Cm("a", "5") + "," +
+             Cm("b", "6") + "]}");
+  s->AddWatch(
+      {R"({"type":"MODIFIED","object":)" + Cm("b", "11") + "}",
+       R"J({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old resource version: 11 (40)"}})J"});
+  // While away, a was deleted, b changed and c was created.
+  s->AddList(R"({"metadata":{"resourceVersion":"40"},"items":[)" + Cm("b", "30") + "," +
+             Cm("c", "31") + "]}");
+  ClientOptions o;
+  o.qps = 0;
+  Client client(std::move(server), o);
+  ResumableWatchOptions wo;
+  wo.namespace_ = "d";
+  Informer inf(client, resources::ConfigMaps(), wo);
+  std::mutex mu;
+  std::vector<std::string> log;
+  inf.AddHandlers({[&](const Json& x) {
+                     std::lock_guard l(mu);
+                     log.push_back("add " + ObjectKey(x));
+                   },
+                   [&](const Json&, const Json& n) {
+                     std::lock_guard l(mu);
+                     log.push_back("update " + ObjectKey(n) + "@" + ResourceVersionOf(n));
+                   },
+                   [&](const Json& x) {
+                     std::lock_guard l(mu);
+                     log.push_back("delete " + ObjectKey(x));
+                   }});
+  inf.Start();
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline && inf.relists() < 1)
+    std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(20ms);
+  inf.Stop();
+  EXPECT_TRUE(inf.HasSynced());
+  EXPECT_EQ(inf.relists(), 1u);
+  EXPECT_EQ(inf.Keys(), (std::vector<std::string>{"d/b", "d/c"}));
+  std::lock_guard l(mu);
+  EXPECT_EQ(log, (std::vector<std::string>{"add d/a", "add d/b", "update d/b@11", "delete d/a",
+                                           "add d/c", "update d/b@30"}));
+  auto paths = s->paths();
+  ASSERT_GE(paths.size(), 4u);
+  EXPECT_NE(paths[1].find("watch=1&allowWatchBookmarks=true&resourceVersion=10"),
+            std::string::npos);
+  EXPECT_NE(paths[3].find("resourceVersion=40"), std::string::npos);  // resumed from the re-list
+}
+
+TEST(InformerTest, ResumesFromTheLastSeenVersionAfterADroppedStream) {
+  auto server = std::make_unique<ScriptedServer>();
+  ScriptedServer* s = server.get();
+  s->AddList(R"({"metadata":{"resourceVersion":"10"},"items":[]})");
+  s->AddWatch({R"({"type":"ADDED","object":)" + Cm("a", "12") + "}",
+               R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"15"}}})"});
+  ClientOptions o;
+  o.qps = 0;
+  Client client(std::move(server), o);
+  ResumableWatchOptions wo;
+  wo.namespace_ = "d";
+  Informer inf(client, resources::ConfigMaps(), wo);
+  inf.Start();
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline && s->paths().size() < 3)
+    std::this_thread::sleep_for(1ms);
+  inf.Stop();
+  auto paths = s->paths();
+  ASSERT_GE(paths.size(), 3u);
+  EXPECT_NE(paths[2].find("resourceVersion=15"), std::string::npos) << paths[2];
+  EXPECT_EQ(inf.relists(), 0u);
+  EXPECT_EQ(inf.Keys(), (std::vector<std::string>{"d/a"}));
+}
+
+}  // namespace
+}  // namespace zenith::kube
