@@ -44,16 +44,18 @@ std::string Where(const std::string& file, const YAML::Mark& mark) {
 template <typename Entry>
 Status Flatten(const YAML::Node& node, const std::string& prefix, const std::string& file,
                std::map<std::string, Entry>& out) {
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    if (!it->first.IsScalar()) {
+  for (const auto& kv : node) {
+    // Copies: yaml-cpp's iterator proxies die at the end of the expression that made them.
+    const YAML::Node key_node = kv.first;
+    const YAML::Node value = kv.second;
+    if (!key_node.IsScalar()) {
       return InvalidArgumentError("config file " + file + ":" +
-                                  std::to_string(it->first.Mark().line + 1) +
+                                  std::to_string(key_node.Mark().line + 1) +
                                   ": keys must be plain strings");
     }
-    std::string key = prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
-    const YAML::Node& value = it->second;
+    std::string key = prefix.empty() ? key_node.Scalar() : prefix + "." + key_node.Scalar();
     Entry e;
-    e.source = Where(file, value.Mark().line >= 0 ? value.Mark() : it->first.Mark());
+    e.source = Where(file, value.Mark().line >= 0 ? value.Mark() : key_node.Mark());
     if (value.IsMap()) {
       e.is_map = true;
       out[key] = e;
