@@ -1,7 +1,7 @@
-// Precision conversion kernels: memory-bound, so each thread moves four elements with vector
-// loads and stores, and the per-channel index is carried along instead of divided out per
-// element. Every arithmetic step is explicitly rounded (__fmul_rn, __fsub_rn) so the result is
-// bit-identical to ConvertOnHost.
+// Precision conversion kernels: memory-bound, so each thread moves a 16-byte vector of input
+// (16 uint8 or 4 float elements) with one load, and the per-channel index is carried along
+// instead of divided out per element. Every arithmetic step is explicitly rounded (__fmul_rn,
+// __fsub_rn) so the result is bit-identical to ConvertOnHost.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
@@ -24,9 +24,13 @@ struct Params {
   float inv_std[kMaxChannels];
 };
 
-template <typename T>
-struct alignas(4 * sizeof(T)) Vec4 {
-  T v[4];
+// Elements per thread: one 16-byte load of input.
+template <typename In>
+inline constexpr int kLanes = 16 / sizeof(In);
+
+template <typename T, int N>
+struct alignas(N * sizeof(T)) Vec {
+  T v[N];
 };
 
 __device__ __forceinline__ float Load(uint8_t x) { return static_cast<float>(x); }
@@ -35,9 +39,13 @@ __device__ __forceinline__ float Load(float x) { return x; }
 template <typename Out>
 __device__ __forceinline__ Out Store(float x);
 template <>
-__device__ __forceinline__ float Store<float>(float x) { return x; }
+__device__ __forceinline__ float Store<float>(float x) {
+  return x;
+}
 template <>
-__device__ __forceinline__ __half Store<__half>(float x) { return __float2half_rn(x); }
+__device__ __forceinline__ __half Store<__half>(float x) {
+  return __float2half_rn(x);
+}
 template <>
 __device__ __forceinline__ __nv_bfloat16 Store<__nv_bfloat16>(float x) {
   return __float2bfloat16_rn(x);
@@ -77,18 +85,19 @@ __device__ __forceinline__ void NextChannel(const Params& p, int& c, Index& r) {
 }
 
 template <typename In, typename Out, typename Index>
-__global__ void ConvertVec4(const Vec4<In>* __restrict__ in, Vec4<Out>* __restrict__ out,
-                            Index vectors, Params p) {
+__global__ void ConvertVec(const Vec<In, kLanes<In>>* __restrict__ in,
+                           Vec<Out, kLanes<In>>* __restrict__ out, Index vectors, Params p) {
+  constexpr int N = kLanes<In>;
   const Index step = static_cast<Index>(gridDim.x) * blockDim.x;
   for (Index j = static_cast<Index>(blockIdx.x) * blockDim.x + threadIdx.x; j < vectors;
        j += step) {
-    const Vec4<In> x = in[j];
-    Vec4<Out> y;
+    const Vec<In, N> x = in[j];
+    Vec<Out, N> y;
     int c;
     Index r;
-    ChannelOf<Index>(j * 4, p, c, r);
+    ChannelOf<Index>(j * N, p, c, r);
 #pragma unroll
-    for (int k = 0; k < 4; ++k) {
+    for (int k = 0; k < N; ++k) {
       y.v[k] = Store<Out>(Apply(Load(x.v[k]), p, c));
       NextChannel<Index>(p, c, r);
     }
@@ -124,21 +133,24 @@ Status LaunchError(const char* what) { return CudaStatus(cudaGetLastError(), wha
 template <typename In, typename Out>
 Status Launch(const void* d_in, void* d_out, int64_t count, const Params& p, cudaStream_t s) {
   constexpr int kThreads = 256;
+  constexpr int N = kLanes<In>;
+  using InVec = Vec<In, N>;
+  using OutVec = Vec<Out, N>;
   const auto* in = static_cast<const In*>(d_in);
   auto* out = static_cast<Out*>(d_out);
   int64_t vectorised = 0;
-  const bool aligned = reinterpret_cast<uintptr_t>(in) % sizeof(Vec4<In>) == 0 &&
-                       reinterpret_cast<uintptr_t>(out) % sizeof(Vec4<Out>) == 0;
-  if (aligned && count >= 4) {
-    const int64_t vectors = count / 4;
-    vectorised = vectors * 4;
+  const bool aligned = reinterpret_cast<uintptr_t>(in) % sizeof(InVec) == 0 &&
+                       reinterpret_cast<uintptr_t>(out) % sizeof(OutVec) == 0;
+  if (aligned && count >= N) {
+    const int64_t vectors = count / N;
+    vectorised = vectors * N;
     if (vectorised <= INT32_MAX) {
-      ConvertVec4<In, Out, uint32_t><<<GridFor(vectors, kThreads), kThreads, 0, s>>>(
-          reinterpret_cast<const Vec4<In>*>(in), reinterpret_cast<Vec4<Out>*>(out),
+      ConvertVec<In, Out, uint32_t><<<GridFor(vectors, kThreads), kThreads, 0, s>>>(
+          reinterpret_cast<const InVec*>(in), reinterpret_cast<OutVec*>(out),
           static_cast<uint32_t>(vectors), p);
     } else {
-      ConvertVec4<In, Out, uint64_t><<<GridFor(vectors, kThreads), kThreads, 0, s>>>(
-          reinterpret_cast<const Vec4<In>*>(in), reinterpret_cast<Vec4<Out>*>(out),
+      ConvertVec<In, Out, uint64_t><<<GridFor(vectors, kThreads), kThreads, 0, s>>>(
+          reinterpret_cast<const InVec*>(in), reinterpret_cast<OutVec*>(out),
           static_cast<uint64_t>(vectors), p);
     }
   }
@@ -154,11 +166,16 @@ template <typename In>
 Status LaunchFor(DType out_type, const void* in, void* out, int64_t n, const Params& p,
                  cudaStream_t s) {
   switch (out_type) {
-    case DType::kFloat32: return Launch<In, float>(in, out, n, p, s);
-    case DType::kFloat16: return Launch<In, __half>(in, out, n, p, s);
-    case DType::kBFloat16: return Launch<In, __nv_bfloat16>(in, out, n, p, s);
-    case DType::kFloat8E4M3: return Launch<In, __nv_fp8_storage_t>(in, out, n, p, s);
-    case DType::kUint8: break;
+    case DType::kFloat32:
+      return Launch<In, float>(in, out, n, p, s);
+    case DType::kFloat16:
+      return Launch<In, __half>(in, out, n, p, s);
+    case DType::kBFloat16:
+      return Launch<In, __nv_bfloat16>(in, out, n, p, s);
+    case DType::kFloat8E4M3:
+      return Launch<In, __nv_fp8_storage_t>(in, out, n, p, s);
+    case DType::kUint8:
+      break;
   }
   return InvalidArgumentError("conversion output must be a float type");
 }
@@ -189,7 +206,8 @@ Status ConvertOnDevice(const void* device_in, DType in_type, void* device_out, D
     p.inv_std[c] = norm.inv_std[c];
   }
   auto s = static_cast<cudaStream_t>(stream);
-  if (in_type == DType::kUint8) return LaunchFor<uint8_t>(out_type, device_in, device_out, count, p, s);
+  if (in_type == DType::kUint8)
+    return LaunchFor<uint8_t>(out_type, device_in, device_out, count, p, s);
   return LaunchFor<float>(out_type, device_in, device_out, count, p, s);
 }
 
