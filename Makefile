@@ -3,6 +3,7 @@ BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_BENCH ?= build-bench
 BUILD_CUDA  ?= build-cuda
+BUILD_TSAN  ?= build-tsan
 # A real toolkit when nvcc is on PATH, else the compile-only one scripts/setup-cuda.sh installs.
 NVCC        ?= $(shell command -v nvcc 2>/dev/null || echo /opt/zenith-cuda/bin/nvcc)
 JOBS        ?= $(shell nproc)
@@ -10,7 +11,7 @@ CMAKE_FLAGS ?=
 GENERATOR   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 SOURCES      = $(shell git ls-files '*.cc' '*.h' '*.cu' '*.cuh' 2>/dev/null)
 
-.PHONY: setup build test test-asan test-cuda demo e2e bench format lint clean
+.PHONY: setup build test test-asan test-tsan test-cuda demo e2e bench format lint clean
 
 setup:
 	@scripts/setup.sh
@@ -32,6 +33,14 @@ test-asan: setup
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 600
+
+# The lock-free rings and the memory pool under ThreadSanitizer.
+test-tsan: setup
+	cmake -S . -B $(BUILD_TSAN) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DZENITH_SANITIZE=thread \
+	  -DZENITH_BUILD_OPERATOR=OFF -DZENITH_BUILD_DEVICE_PLUGIN=OFF $(CMAKE_FLAGS)
+	cmake --build $(BUILD_TSAN) -j $(JOBS) --target runtime_rings_test runtime_memory_pool_test
+	cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) \
+	  -R '^(SpscRing|ShmSpscRing|MpmcRing|MemoryPool)' --timeout 600
 
 # Compiles the CUDA sources (installing a compile-only toolkit when the machine has none) and
 # runs the GPU tests: on a machine without a GPU they check the CPU reference and say SKIPPED.
@@ -65,4 +74,4 @@ lint: $(BUILD)/CMakeCache.txt
 	run-clang-tidy -quiet -p $(BUILD) $(filter-out tests/% bench/%,$(filter %.cc,$(SOURCES)))
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_BENCH) $(BUILD_CUDA)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_BENCH) $(BUILD_CUDA)

@@ -1,0 +1,374 @@
+#include "zenith/runtime/memory_pool.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <unordered_map>
+
+namespace zenith::runtime {
+
+// Lives at the start of every slab; objects follow, aligned to min(object size, 4 KiB).
+struct MemoryPool::Slab {
+  int cls = -1;
+  uint32_t capacity = 0;  // objects in this slab
+  uint32_t used = 0;      // objects out of the slab (callers and thread caches)
+  uint32_t carved = 0;    // objects handed out at least once (the bump pointer)
+  void* free_list = nullptr;
+  std::byte* first = nullptr;
+  Slab* prev = nullptr;  // in the class's list of slabs with free objects
+  Slab* next = nullptr;
+  bool listed = false;
+};
+
+struct alignas(64) MemoryPool::Central {
+  std::mutex mu;
+  Slab* partial = nullptr;  // slabs of this class with at least one free object
+  uint64_t slabs = 0;
+  uint64_t out = 0;  // objects out of the slabs: held by callers or parked in thread caches
+};
+
+struct MemoryPool::ThreadCache {
+  static constexpr std::size_t kMaxObjects = 64;
+  struct PerClass {
+    // Written only by the owning thread; atomic so that Stats() may read it from another.
+    std::atomic<uint32_t> count{0};
+    void* objects[kMaxObjects];
+  };
+  explicit ThreadCache(std::size_t classes) : per_class(classes) {}
+  std::vector<PerClass> per_class;
+};
+
+namespace {
+
+std::atomic<uint64_t> g_next_pool_id{1};
+
+// Pools alive in this process, so an exiting thread flushes its caches only into live pools.
+struct LivePools {
+  std::mutex mu;
+  std::unordered_map<uint64_t, MemoryPool*> pools;
+};
+LivePools& Live() {
+  static auto* live = new LivePools();  // never destroyed: threads may exit after main
+  return *live;
+}
+
+constinit thread_local uint64_t t_last_pool = 0;
+constinit thread_local MemoryPool::ThreadCache* t_last_cache = nullptr;
+
+}  // namespace
+
+// This thread's caches, one per pool it has used; flushed into live pools at thread exit.
+struct ThreadCacheRegistry {
+  struct Entry {
+    uint64_t pool_id;
+    MemoryPool::ThreadCache* cache;
+  };
+  std::vector<Entry> entries;
+
+  ~ThreadCacheRegistry() {
+    std::lock_guard live_lock(Live().mu);
+    for (const Entry& e : entries) {
+      auto it = Live().pools.find(e.pool_id);
+      if (it == Live().pools.end()) continue;
+      MemoryPool* pool = it->second;
+      for (std::size_t cls = 0; cls < e.cache->per_class.size(); ++cls) {
+        auto& pc = e.cache->per_class[cls];
+        const uint32_t n = pc.count.load(std::memory_order_relaxed);
+        pool->Release(static_cast<int>(cls), pc.objects, n);
+        pc.count.store(0, std::memory_order_relaxed);
+      }
+    }
+    t_last_pool = 0;
+    t_last_cache = nullptr;
+  }
+};
+
+namespace {
+thread_local ThreadCacheRegistry t_registry;
+}  // namespace
+
+Result<std::unique_ptr<MemoryPool>> MemoryPool::Create(MemoryPoolOptions options) {
+  if (!std::has_single_bit(options.slab_bytes) || options.slab_bytes < 4096) {
+    return InvalidArgumentError("memory pool: slab_bytes " + std::to_string(options.slab_bytes) +
+                                " must be a power of two of at least 4096");
+  }
+  return std::unique_ptr<MemoryPool>(new MemoryPool(options, {}));
+}
+
+Result<std::unique_ptr<MemoryPool>> MemoryPool::CreateInRegion(std::span<std::byte> region,
+                                                               MemoryPoolOptions options) {
+  if (!std::has_single_bit(options.slab_bytes) || options.slab_bytes < 4096) {
+    return InvalidArgumentError("memory pool: slab_bytes " + std::to_string(options.slab_bytes) +
+                                " must be a power of two of at least 4096");
+  }
+  const auto base = reinterpret_cast<uintptr_t>(region.data());
+  const uintptr_t aligned = (base + options.slab_bytes - 1) & ~(options.slab_bytes - 1);
+  if (region.empty() || aligned + options.slab_bytes > base + region.size()) {
+    return InvalidArgumentError("memory pool: region of " + std::to_string(region.size()) +
+                                " bytes holds no slab of " + std::to_string(options.slab_bytes) +
+                                " bytes aligned to its size");
+  }
+  return std::unique_ptr<MemoryPool>(new MemoryPool(options, region));
+}
+
+MemoryPool::MemoryPool(MemoryPoolOptions options, std::span<std::byte> region)
+    : options_(options),
+      id_(g_next_pool_id.fetch_add(1, std::memory_order_relaxed)),
+      cache_cap_(std::min(options.thread_cache_objects, ThreadCache::kMaxObjects)),
+      region_(region) {
+  for (std::size_t b = 16; b <= options_.slab_bytes / 4; b *= 2) class_bytes_.push_back(b);
+  for (std::size_t i = 0; i < class_bytes_.size(); ++i) {
+    central_.push_back(std::make_unique<Central>());
+  }
+  std::lock_guard lock(Live().mu);
+  Live().pools[id_] = this;
+}
+
+MemoryPool::~MemoryPool() {
+  {
+    // After this no exiting thread touches the pool.
+    std::lock_guard lock(Live().mu);
+    Live().pools.erase(id_);
+  }
+  for (auto& [addr, bytes] : mappings_) munmap(addr, bytes);
+}
+
+int MemoryPool::ClassOf(std::size_t bytes) const {
+  if (bytes == 0 || bytes > class_bytes_.back()) return -1;
+  if (bytes <= 16) return 0;
+  return std::bit_width(bytes - 1) - 4;  // 17..32 -> 1, 33..64 -> 2, ...
+}
+
+std::size_t MemoryPool::ObjectBytes(const void* p) const {
+  auto* slab =
+      reinterpret_cast<const Slab*>(reinterpret_cast<uintptr_t>(p) & ~(options_.slab_bytes - 1));
+  return class_bytes_[slab->cls];
+}
+
+MemoryPool::ThreadCache* MemoryPool::CacheForThisThread() {
+  if (t_last_pool == id_) return t_last_cache;
+  ThreadCache* cache = nullptr;
+  for (const auto& e : t_registry.entries) {
+    if (e.pool_id == id_) cache = e.cache;
+  }
+  if (cache == nullptr) {
+    {
+      // Forget the caches of pools that are gone, so the list stays short.
+      std::lock_guard live_lock(Live().mu);
+      std::erase_if(t_registry.entries,
+                    [](const auto& e) { return !Live().pools.contains(e.pool_id); });
+    }
+    auto owned = std::make_unique<ThreadCache>(class_bytes_.size());
+    cache = owned.get();
+    std::lock_guard lock(caches_mu_);
+    caches_.push_back(std::move(owned));
+    t_registry.entries.push_back({id_, cache});
+  }
+  t_last_pool = id_;
+  t_last_cache = cache;
+  return cache;
+}
+
+void* MemoryPool::Allocate(std::size_t bytes) {
+  const int cls = ClassOf(bytes);
+  if (cls < 0) {
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  ThreadCache::PerClass& pc = CacheForThisThread()->per_class[cls];
+  uint32_t n = pc.count.load(std::memory_order_relaxed);
+  if (n == 0) {
+    const std::size_t want = std::max<std::size_t>(cache_cap_ / 2, 1);
+    n = static_cast<uint32_t>(Refill(cls, pc.objects, want));
+    if (n == 0) {
+      failed_.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+  }
+  void* p = pc.objects[--n];
+  pc.count.store(n, std::memory_order_relaxed);
+  return p;
+}
+
+void MemoryPool::Free(void* p) {
+  if (p == nullptr) return;
+  auto* slab = reinterpret_cast<Slab*>(reinterpret_cast<uintptr_t>(p) & ~(options_.slab_bytes - 1));
+  const int cls = slab->cls;
+  ThreadCache::PerClass& pc = CacheForThisThread()->per_class[cls];
+  const std::size_t cap = cache_cap_;
+  if (cap == 0) {
+    Release(cls, &p, 1);
+    return;
+  }
+  uint32_t n = pc.count.load(std::memory_order_relaxed);
+  if (n == cap) {
+    // Give the older half back to the slabs; keep the warm half.
+    const std::size_t keep = cap / 2;
+    Release(cls, pc.objects, n - keep);
+    std::copy(pc.objects + (n - keep), pc.objects + n, pc.objects);
+    n = static_cast<uint32_t>(keep);
+  }
+  pc.objects[n++] = p;
+  pc.count.store(n, std::memory_order_relaxed);
+}
+
+MemoryPool::Slab* MemoryPool::NewSlab() {
+  const std::size_t sb = options_.slab_bytes;
+  if (!empty_slabs_.empty()) {
+    Slab* s = empty_slabs_.back();
+    empty_slabs_.pop_back();
+    return s;
+  }
+  std::byte* mem = nullptr;
+  if (!region_.empty()) {
+    const auto base = reinterpret_cast<uintptr_t>(region_.data());
+    const uintptr_t start = ((base + sb - 1) & ~(sb - 1)) + region_used_;
+    if (start + sb > base + region_.size()) return nullptr;
+    mem = reinterpret_cast<std::byte*>(start);
+    region_used_ += sb;
+  } else {
+    if (options_.max_bytes != 0 && slab_bytes_total_ + sb > options_.max_bytes) return nullptr;
+    // Map twice the slab and trim, so the slab is aligned to its size.
+    void* raw = mmap(nullptr, 2 * sb, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return nullptr;
+    const auto r = reinterpret_cast<uintptr_t>(raw);
+    const uintptr_t start = (r + sb - 1) & ~(sb - 1);
+    if (start > r) munmap(raw, start - r);
+    if (r + 2 * sb > start + sb)
+      munmap(reinterpret_cast<void*>(start + sb), r + 2 * sb - (start + sb));
+    mem = reinterpret_cast<std::byte*>(start);
+    mappings_.emplace_back(mem, sb);
+  }
+  slab_bytes_total_ += sb;
+  return new (mem) Slab();
+}
+
+std::size_t MemoryPool::Refill(int cls, void** out, std::size_t want) {
+  Central& c = *central_[cls];
+  const std::size_t obj = class_bytes_[cls];
+  std::lock_guard lock(c.mu);
+  std::size_t n = 0;
+  while (n < want) {
+    Slab* s = c.partial;
+    if (s == nullptr) {
+      {
+        std::lock_guard slabs_lock(slabs_mu_);
+        s = NewSlab();
+      }
+      if (s == nullptr) break;
+      const std::size_t sb = options_.slab_bytes;
+      const std::size_t align = std::min<std::size_t>(obj, 4096);
+      const std::size_t offset = (sizeof(Slab) + align - 1) / align * align;
+      *s = Slab();
+      s->cls = cls;
+      s->capacity = static_cast<uint32_t>((sb - offset) / obj);
+      s->first = reinterpret_cast<std::byte*>(s) + offset;
+      s->listed = true;
+      c.partial = s;
+      ++c.slabs;
+    }
+    while (n < want && s->used < s->capacity) {
+      void* p;
+      if (s->free_list != nullptr) {
+        p = s->free_list;
+        s->free_list = *static_cast<void**>(p);
+      } else {
+        p = s->first + static_cast<std::size_t>(s->carved++) * obj;
+      }
+      ++s->used;
+      out[n++] = p;
+    }
+    if (s->used == s->capacity) {  // full: off the partial list
+      c.partial = s->next;
+      if (s->next) s->next->prev = nullptr;
+      s->next = s->prev = nullptr;
+      s->listed = false;
+    }
+  }
+  c.out += n;
+  const uint64_t now = out_bytes_.fetch_add(n * obj, std::memory_order_relaxed) + n * obj;
+  uint64_t peak = high_water_.load(std::memory_order_relaxed);
+  // Relaxed CAS: a statistic; only its eventual maximum matters.
+  while (now > peak && !high_water_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+  return n;
+}
+
+void MemoryPool::Release(int cls, void* const* objects, std::size_t n) {
+  if (n == 0) return;
+  Central& c = *central_[cls];
+  std::vector<Slab*> emptied;
+  {
+    std::lock_guard lock(c.mu);
+    c.out -= n;
+    for (std::size_t i = 0; i < n; ++i) {
+      void* p = objects[i];
+      auto* s =
+          reinterpret_cast<Slab*>(reinterpret_cast<uintptr_t>(p) & ~(options_.slab_bytes - 1));
+      *static_cast<void**>(p) = s->free_list;
+      s->free_list = p;
+      --s->used;
+      if (s->used == 0) {  // empty: back to the pool for any class
+        if (s->listed) {
+          if (s->prev)
+            s->prev->next = s->next;
+          else
+            c.partial = s->next;
+          if (s->next) s->next->prev = s->prev;
+        }
+        s->listed = false;
+        --c.slabs;
+        emptied.push_back(s);
+      } else if (!s->listed) {
+        s->prev = nullptr;
+        s->next = c.partial;
+        if (c.partial) c.partial->prev = s;
+        c.partial = s;
+        s->listed = true;
+      }
+    }
+  }
+  out_bytes_.fetch_sub(n * class_bytes_[cls], std::memory_order_relaxed);
+  if (!emptied.empty()) {
+    std::lock_guard slabs_lock(slabs_mu_);
+    for (Slab* s : emptied) s->cls = -1;
+    empty_slabs_.insert(empty_slabs_.end(), emptied.begin(), emptied.end());
+  }
+}
+
+MemoryPoolStats MemoryPool::Stats() const {
+  MemoryPoolStats st;
+  st.classes.resize(class_bytes_.size());
+  for (std::size_t i = 0; i < class_bytes_.size(); ++i)
+    st.classes[i].object_bytes = class_bytes_[i];
+  {
+    std::lock_guard lock(caches_mu_);
+    for (const auto& cache : caches_) {
+      for (std::size_t i = 0; i < cache->per_class.size(); ++i) {
+        const auto& pc = cache->per_class[i];
+        st.classes[i].cached += pc.count.load(std::memory_order_relaxed);
+      }
+    }
+  }
+  for (std::size_t i = 0; i < class_bytes_.size(); ++i) {
+    auto& c = st.classes[i];
+    uint64_t out;
+    {
+      std::lock_guard lock(central_[i]->mu);
+      c.slabs = central_[i]->slabs;
+      out = central_[i]->out;
+    }
+    // Caches sampled while threads work may not add up; clamp rather than wrap.
+    c.in_use = out > c.cached ? out - c.cached : 0;
+    st.bytes_in_use += c.in_use * c.object_bytes;
+    st.bytes_cached += c.cached * c.object_bytes;
+  }
+  st.high_water_bytes = high_water_.load(std::memory_order_relaxed);
+  st.failed_allocations = failed_.load(std::memory_order_relaxed);
+  std::lock_guard lock(slabs_mu_);
+  st.slab_bytes = slab_bytes_total_;
+  return st;
+}
+
+}  // namespace zenith::runtime
