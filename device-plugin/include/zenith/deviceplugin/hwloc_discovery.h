@@ -1,5 +1,6 @@
 // The hwloc backend: NUMA nodes, CPU sets and the PCI locality of NVIDIA GPUs and RDMA NICs,
-// for nodes where NVML is not available (or to cross-check it). hwloc knows nothing of NVLink,
+// for nodes where NVML is not available (or to cross-check it), read from the runtime's machine
+// topology. hwloc knows nothing of NVLink,
 // so the link matrix is all zero, and UUIDs and memory sizes are left empty.
 #pragma once
 
