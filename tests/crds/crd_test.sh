@@ -51,14 +51,18 @@ got=$(kubectl get zj mnist -n "$ns" -o jsonpath='{.spec.scheduling.queue}/{.spec
 expect_eq "$got" "default/3/1" "scheduling and run-policy defaults"
 
 # The printer columns, the short name and the category.
-header=$(kubectl get zj -n "$ns" | head -1 | tr -s ' ')
+# Whole output first: `| head -1` could end kubectl with SIGPIPE, which pipefail reports.
+listing=$(kubectl get zj -n "$ns")
+header=$(sed -n 1p <<<"$listing" | tr -s ' ')
 expect_eq "$header" "NAME PHASE READY GPUS QUEUE AGE" "kubectl get zj columns"
-expect_eq "$(kubectl get zenith -n "$ns" -o name | sort | tr '\n' ' ')" \
+names=$(kubectl get zenith -n "$ns" -o name)
+expect_eq "$(sort <<<"$names" | tr '\n' ' ')" \
   "zenithjob.zenith.ai/llm-pretrain zenithjob.zenith.ai/mnist " "category 'zenith' lists the jobs"
 # The status subresource: a status write does not touch the spec, a spec write ignores status.
 kubectl patch zj mnist -n "$ns" --subresource=status --type=merge \
   -p '{"status":{"phase":"Running","ready":"2/2","gpus":2}}' >/dev/null
-row=$(kubectl get zj mnist -n "$ns" --no-headers | tr -s ' ' | cut -d' ' -f2-5)
+row=$(kubectl get zj mnist -n "$ns" --no-headers)
+row=$(tr -s ' ' <<<"$row" | cut -d' ' -f2-5)
 expect_eq "$row" "Running 2/2 2 default" "status columns show phase, ready, GPUs, queue"
 
 echo "$passed passed, $failed failed"
