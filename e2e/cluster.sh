@@ -48,7 +48,10 @@ is_ours() {
   local state
   state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)"
   [[ "$state" != Z ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/"
+  # Read whole, not piped into grep -q: under pipefail an early grep exit fails the pipeline.
+  local cmdline
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  [[ "$cmdline" == *"$DIR/"* ]]
 }
 
 running() { is_ours "$(pid_of "$1")"; }
