@@ -51,7 +51,7 @@ fi
 
 # The local control plane (e2e/) is built from Go modules with the machine's Go.
 if ! command -v go >/dev/null; then
-  echo "setup.sh: warning: 'go' not found; e2e/ needs Go >= 1.24 to build the control plane" >&2
+  echo "setup.sh: warning: 'go' not found; e2e/ needs Go >= 1.26 to build the control plane" >&2
 fi
 
 if [ "$want_cuda" -eq 1 ]; then
