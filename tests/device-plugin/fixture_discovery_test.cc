@@ -4,10 +4,12 @@
 
 #include <set>
 
+#include "example_topologies.h"
+
 namespace zenith::deviceplugin {
 namespace {
 
-std::string Path(const std::string& name) { return std::string(ZENITH_TOPOLOGY_DIR) + "/" + name; }
+std::string Path(const std::string& name) { return fixtures::TopologyPath(name); }
 
 NodeTopology Discover(const std::string& name) {
   Options o;

@@ -7,17 +7,12 @@
 #include <cstdio>
 #include <random>
 
-#include "zenith/deviceplugin/fixture_discovery.h"
+#include "example_topologies.h"
 
 namespace zenith::deviceplugin {
 namespace {
 
-NodeTopology Load(const std::string& name) {
-  FixtureDiscovery d(std::string(ZENITH_TOPOLOGY_DIR) + "/" + name);
-  auto t = d.Discover();
-  EXPECT_TRUE(t.ok()) << t.status();
-  return t.ok() ? *t : NodeTopology();
-}
+NodeTopology Load(const std::string& name) { return fixtures::LoadTopology(name); }
 
 std::vector<int> All(const NodeTopology& t) {
   std::vector<int> out;

@@ -4,17 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "zenith/deviceplugin/fixture_discovery.h"
+#include "example_topologies.h"
 
 namespace zenith::deviceplugin {
 namespace {
 
-NodeTopology Load(const std::string& name) {
-  FixtureDiscovery d(std::string(ZENITH_TOPOLOGY_DIR) + "/" + name);
-  auto t = d.Discover();
-  EXPECT_TRUE(t.ok()) << t.status();
-  return t.ok() ? *t : NodeTopology();
-}
+NodeTopology Load(const std::string& name) { return fixtures::LoadTopology(name); }
 
 TEST(TopologyJsonTest, RoundTripsEveryFixture) {
   for (const char* name :
