@@ -71,7 +71,7 @@ Status AdminServer::Start() {
   try {
     auto listener = std::make_unique<http_listener>(url());
     listener->support(http::methods::GET,
-                      [impl = impl_.get()](http::http_request r) { impl->Handle(std::move(r)); });
+                      [impl = impl_.get()](const http::http_request& r) { impl->Handle(r); });
     listener->open().wait();
     impl_->listener = std::move(listener);
   } catch (const std::exception& e) {

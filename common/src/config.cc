@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <system_error>
 
 namespace zenith::common {
 namespace {
@@ -154,7 +155,8 @@ Result<Config> Config::Load(const ConfigSources& sources) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
-      config.positional_.insert(config.positional_.end(), args.begin() + i + 1, args.end());
+      config.positional_.insert(config.positional_.end(),
+                                args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
       break;
     }
     if (arg.rfind("--", 0) != 0) {
@@ -190,7 +192,7 @@ Result<Config> Config::Load(const ConfigSources& sources) {
     std::ifstream in(config.file_);
     if (!in) {
       return NotFoundError("config file " + config.file_ + ": cannot be opened (" +
-                           std::strerror(errno) + ")");
+                           std::generic_category().message(errno) + ")");
     }
     YAML::Node root;
     try {

@@ -144,7 +144,10 @@ void Result<T>::CheckOk() const {
 // `ZENITH_ASSIGN_OR_RETURN(auto x, MakeX());` declares x from a Result or returns its error.
 #define ZENITH_ASSIGN_OR_RETURN(lhs, expr) \
   ZENITH_ASSIGN_OR_RETURN_IMPL(ZENITH_STATUS_CONCAT(zenith_result_, __LINE__), lhs, expr)
+// `result` names a fresh variable and `lhs` is a declaration: neither can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ZENITH_ASSIGN_OR_RETURN_IMPL(result, lhs, expr) \
   auto result = (expr);                                 \
   if (!result.ok()) return result.status();             \
   lhs = std::move(result).value()
+// NOLINTEND(bugprone-macro-parentheses)
