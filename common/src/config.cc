@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <system_error>
 
 namespace zenith::common {
 namespace {
@@ -192,7 +191,7 @@ Result<Config> Config::Load(const ConfigSources& sources) {
     std::ifstream in(config.file_);
     if (!in) {
       return NotFoundError("config file " + config.file_ + ": cannot be opened (" +
-                           std::generic_category().message(errno) + ")");
+                           ErrnoMessage(errno) + ")");
     }
     YAML::Node root;
     try {

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <system_error>
 
 namespace zenith {
 
@@ -82,6 +83,8 @@ ZENITH_DEFINE_ERROR(UnavailableError, kUnavailable)
 ZENITH_DEFINE_ERROR(DataLossError, kDataLoss)
 ZENITH_DEFINE_ERROR(UnauthenticatedError, kUnauthenticated)
 #undef ZENITH_DEFINE_ERROR
+
+std::string ErrnoMessage(int errnum) { return std::generic_category().message(errnum); }
 
 namespace internal {
 void DieOnBadResultAccess(const Status& status) {

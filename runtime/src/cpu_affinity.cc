@@ -21,7 +21,7 @@ Status PinCurrentThread(const std::vector<int>& cpus) {
   }
   int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
   if (rc != 0) {
-    return InvalidArgumentError("pinning a thread to CPUs " + list + ": " + std::strerror(rc));
+    return InvalidArgumentError("pinning a thread to CPUs " + list + ": " + ErrnoMessage(rc));
   }
   return Status::Ok();
 }

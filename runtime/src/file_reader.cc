@@ -47,7 +47,7 @@ Result<int> FileReader::AddFile(const std::string& path) {
   if (fd < 0) {
     const int err = errno;
     const std::string what =
-        "opening " + path + (options_.direct ? " with O_DIRECT" : "") + ": " + std::strerror(err);
+        "opening " + path + (options_.direct ? " with O_DIRECT" : "") + ": " + ErrnoMessage(err);
     if (err == ENOENT) return NotFoundError(what);
     if (err == EACCES || err == EPERM) return PermissionDeniedError(what);
     if (err == EINVAL && options_.direct) {
@@ -64,7 +64,7 @@ Status FileReader::RegisterBuffers(std::span<const std::span<std::byte>>) { retu
 
 Status FileReader::ErrorAt(const ReadRequest& r, uint64_t done, int err) const {
   const std::string what = "reading " + files_[r.file].path + " at offset " +
-                           std::to_string(r.offset + done) + ": " + std::strerror(err);
+                           std::to_string(r.offset + done) + ": " + ErrnoMessage(err);
   if (err == EINVAL && options_.direct) {
     return InvalidArgumentError(what +
                                 " (O_DIRECT needs 4096-byte aligned offset, length and "
@@ -118,7 +118,7 @@ Result<std::unique_ptr<FileReader>> FileReader::Create(const FileReaderOptions& 
     auto uring = internal::MakeUringReader(options, telemetry, &err);
     if (uring.ok()) return uring;
     if (err == 0) return uring.status();  // not a refusal: a real error
-    reason = std::string("io_uring_queue_init: ") + std::strerror(-err);
+    reason = std::string("io_uring_queue_init: ") + ErrnoMessage(-err);
   }
   // The fallback is worth a warning (and a metric) unless it was asked for.
   ZENITH_ASSIGN_OR_RETURN(Counter * fallbacks,

@@ -71,7 +71,7 @@ Result<NumaBuffer> NumaAllocator::Allocate(std::size_t bytes, int node) {
   if (mem == MAP_FAILED) {
     return ResourceExhaustedError("NUMA allocation of " + std::to_string(bytes) +
                                   " bytes on node " + std::to_string(node) + ": " +
-                                  std::strerror(errno));
+                                  ErrnoMessage(errno));
   }
   NumaBuffer buf;
   buf.data_ = static_cast<std::byte*>(mem);
@@ -92,7 +92,7 @@ Result<NumaBuffer> NumaAllocator::Allocate(std::size_t bytes, int node) {
       buf.bound_ = true;
     } else {
       common::log::Warn("NUMA binding refused; relying on first touch",
-                        {{"node", node}, {"bytes", size}, {"error", std::strerror(errno)}});
+                        {{"node", node}, {"bytes", size}, {"error", ErrnoMessage(errno)}});
     }
   }
 #endif

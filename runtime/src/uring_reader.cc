@@ -28,7 +28,7 @@ class UringReader final : public FileReader {
     if (rc < 0) {
       // Often RLIMIT_MEMLOCK: plain reads still work, only a little slower.
       common::log::Warn("io_uring refused fixed buffers; using plain reads",
-                        {{"buffers", iovecs_.size()}, {"error", std::strerror(-rc)}});
+                        {{"buffers", iovecs_.size()}, {"error", ErrnoMessage(-rc)}});
       iovecs_.clear();
     }
     return Status::Ok();
@@ -56,7 +56,7 @@ class UringReader final : public FileReader {
       }
       int rc = io_uring_submit_and_wait(&ring_, 1);
       if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-        return UnavailableError(std::string("io_uring submit: ") + std::strerror(-rc));
+        return UnavailableError(std::string("io_uring submit: ") + ErrnoMessage(-rc));
       }
       unsigned head, seen = 0;
       io_uring_cqe* cqe;
@@ -143,7 +143,7 @@ class UringReader final : public FileReader {
     const int rc = io_uring_register_files(&ring_, fds.data(), static_cast<unsigned>(fds.size()));
     files_registered_ = rc == 0;
     if (rc < 0) {
-      common::log::Debug("io_uring refused registered files", {{"error", std::strerror(-rc)}});
+      common::log::Debug("io_uring refused registered files", {{"error", ErrnoMessage(-rc)}});
     }
   }
 
@@ -164,7 +164,7 @@ Result<std::unique_ptr<FileReader>> MakeUringReader(const FileReaderOptions& opt
   const int rc = io_uring_queue_init(options.queue_depth, &ring, 0);
   if (rc < 0) {
     *init_error = rc;
-    return UnavailableError(std::string("io_uring_queue_init: ") + std::strerror(-rc));
+    return UnavailableError(std::string("io_uring_queue_init: ") + ErrnoMessage(-rc));
   }
   return std::unique_ptr<FileReader>(new UringReader(options, telemetry, ring));
 }

@@ -79,6 +79,9 @@ Status UnavailableError(std::string message);
 Status DataLossError(std::string message);
 Status UnauthenticatedError(std::string message);
 
+// The text of an errno value ("No such file or directory"); thread-safe, unlike strerror.
+std::string ErrnoMessage(int errnum);
+
 // A value or the error explaining its absence. Accessing value() of an error is a bug and
 // aborts with the error's text, so it is found in the first test that hits it.
 template <typename T>
