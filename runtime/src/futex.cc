@@ -13,7 +13,7 @@ static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
 
 void FutexWait(const std::atomic<uint32_t>& word, uint32_t expected, bool shared,
                std::chrono::nanoseconds timeout) {
-  timespec ts;
+  timespec ts{};
   ts.tv_sec = static_cast<time_t>(timeout.count() / 1000000000);
   ts.tv_nsec = static_cast<long>(timeout.count() % 1000000000);
   int op = shared ? FUTEX_WAIT : FUTEX_WAIT_PRIVATE;

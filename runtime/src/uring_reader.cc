@@ -159,7 +159,7 @@ bool UringCompiledIn() { return true; }
 
 Result<std::unique_ptr<FileReader>> MakeUringReader(const FileReaderOptions& options,
                                                     TelemetryRegistry& telemetry, int* init_error) {
-  io_uring ring;
+  io_uring ring{};
   // Completion queue twice the submission queue (the default), so reaping never overflows.
   const int rc = io_uring_queue_init(options.queue_depth, &ring, 0);
   if (rc < 0) {

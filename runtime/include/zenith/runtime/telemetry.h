@@ -110,7 +110,7 @@ class TelemetryRegistry {
 
   enum class Kind { kCounter, kGauge, kHistogram };
   struct Sample {
-    Kind kind;
+    Kind kind = Kind::kCounter;
     std::string name;
     std::string help;
     TelemetryLabels labels;
@@ -123,7 +123,7 @@ class TelemetryRegistry {
 
  private:
   struct Entry {
-    Kind kind;
+    Kind kind = Kind::kCounter;
     std::string name;
     std::string help;
     TelemetryLabels labels;
