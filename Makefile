@@ -54,7 +54,7 @@ test-cuda: setup
 demo: build
 	@scripts/demo.sh $(BUILD)
 
-e2e: build
+e2e: setup
 	e2e/smoke.sh
 
 bench: setup
