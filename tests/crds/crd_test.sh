@@ -55,7 +55,8 @@ expect_eq "$got" "default/3/1" "scheduling and run-policy defaults"
 listing=$(kubectl get zj -n "$ns")
 header=$(sed -n 1p <<<"$listing" | tr -s ' ')
 expect_eq "$header" "NAME PHASE READY GPUS QUEUE AGE" "kubectl get zj columns"
-names=$(kubectl get zenith -n "$ns" -o name)
+# (ZenithNodes share the category; other tests may have published some.)
+names=$(kubectl get zenith -n "$ns" -o name | grep '^zenithjob' || true)
 expect_eq "$(sort <<<"$names" | tr '\n' ' ')" \
   "zenithjob.zenith.ai/llm-pretrain zenithjob.zenith.ai/mnist " "category 'zenith' lists the jobs"
 # The status subresource: a status write does not touch the spec, a spec write ignores status.
@@ -64,6 +65,49 @@ kubectl patch zj mnist -n "$ns" --subresource=status --type=merge \
 row=$(kubectl get zj mnist -n "$ns" --no-headers)
 row=$(tr -s ' ' <<<"$row" | cut -d' ' -f2-5)
 expect_eq "$row" "Running 2/2 2 default" "status columns show phase, ready, GPUs, queue"
+
+# ZenithNode: cluster-scoped, short name zn, its printer columns, and a bad topology refused.
+kubectl apply -f "$root/crds/zenith.ai_zenithnodes.yaml" >/dev/null
+kubectl wait --for=condition=Established crd/zenithnodes.zenith.ai --timeout=60s >/dev/null
+zn="crd-test-node-$$"
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: zenith.ai/v1alpha1
+kind: ZenithNode
+metadata: {name: $zn}
+spec: {nodeName: $zn}
+status:
+  gpuCount: 2
+  healthyGpus: 1
+  product: NVIDIA H100 80GB HBM3
+  nvlink: true
+  nvswitch: false
+  topology:
+    gpus:
+      - {index: 0, uuid: GPU-a, healthy: true, mig: disabled}
+      - {index: 1, uuid: GPU-b, healthy: false, mig: disabled}
+    nvlink: [[0, 18], [18, 0]]
+YAML
+listing=$(kubectl get zn "$zn")
+expect_eq "$(sed -n 1p <<<"$listing" | tr -s ' ')" "NAME GPUS HEALTHY PRODUCT NVLINK NVSWITCH AGE" \
+  "kubectl get zn columns"
+expect_eq "$(sed -n 2p <<<"$listing" | tr -s ' ' | cut -d' ' -f2-3)" "2 1" "zn GPU and health columns"
+if out=$(kubectl apply --dry-run=server -f - 2>&1 <<YAML
+apiVersion: zenith.ai/v1alpha1
+kind: ZenithNode
+metadata: {name: $zn-bad}
+spec: {nodeName: $zn-bad}
+status:
+  topology:
+    gpus: [{index: 0, mig: sometimes}]
+YAML
+); then
+  bad "a ZenithNode with an unknown MIG mode was accepted"
+elif grep -qF "status.topology.gpus[0].mig" <<<"$out"; then
+  ok "a bad ZenithNode is rejected naming status.topology.gpus[0].mig"
+else
+  bad "a bad ZenithNode was rejected without naming the field: $out"
+fi
+kubectl delete zn "$zn" >/dev/null
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
