@@ -14,27 +14,6 @@ namespace http = web::http;
 using web::http::experimental::listener::http_listener;
 using web::http::experimental::listener::http_listener_config;
 
-std::string_view CodeName(StatusCode code) {
-  switch (code) {
-    case StatusCode::kInvalidArgument:
-      return "INVALID_ARGUMENT";
-    case StatusCode::kUnauthenticated:
-      return "UNAUTHENTICATED";
-    case StatusCode::kPermissionDenied:
-      return "PERMISSION_DENIED";
-    case StatusCode::kNotFound:
-      return "NOT_FOUND";
-    case StatusCode::kAlreadyExists:
-      return "ALREADY_EXISTS";
-    case StatusCode::kAborted:
-      return "ABORTED";
-    case StatusCode::kUnavailable:
-      return "UNAVAILABLE";
-    default:
-      return "INTERNAL";
-  }
-}
-
 void Reply(const http::http_request& request, int code, const Json& body) {
   http::http_response response(static_cast<http::status_code>(code));
   response.headers().set_content_type("application/json");
@@ -53,7 +32,7 @@ void ReplyError(const http::http_request& request, const Status& status) {
   Reply(request, code,
         {{"error",
           {{"code", code},
-           {"status", std::string(CodeName(status.code()))},
+           {"status", std::string(StatusCodeName(status.code()))},
            {"message", status.message()}}}});
 }
 

@@ -14,6 +14,12 @@
 
 #include "../../kube/integration_env.h"
 #include "zenith/operator/api/rest_server.h"
+#ifdef ZENITH_OPERATOR_GRPC
+#include <grpcpp/grpcpp.h>
+
+#include "zenith/operator/api/grpc_server.h"
+#include "zenith/v1alpha1/scheduler.grpc.pb.h"
+#endif
 
 namespace zenith::operator_::api {
 namespace {
@@ -276,12 +282,12 @@ TEST_F(ApiTest, HttpsWithCurl) {
   std::string out = Shell(curl + tls.url() + "/health");
   EXPECT_NE(out.find("200"), std::string::npos) << out;
   out = Shell(curl + "-X POST -H 'Authorization: Bearer " + alice_ +
-            "' -H 'Content-Type: application/json' -d '" + JobBody("viacurl") + "' " + tls.url() +
-            "/api/v1/jobs");
+              "' -H 'Content-Type: application/json' -d '" + JobBody("viacurl") + "' " + tls.url() +
+              "/api/v1/jobs");
   EXPECT_NE(out.find(" 201"), std::string::npos) << out;
   EXPECT_TRUE(client_->Get(kJobs, ns_, "viacurl").ok());
-  out = Shell(curl + "-H 'Authorization: Bearer " + bob_ + "' " + tls.url() + "/api/v1/jobs/" + ns_ +
-            "/viacurl");
+  out = Shell(curl + "-H 'Authorization: Bearer " + bob_ + "' " + tls.url() + "/api/v1/jobs/" +
+              ns_ + "/viacurl");
   EXPECT_NE(out.find(" 403"), std::string::npos) << out;
   tls.Stop();
 
@@ -291,6 +297,82 @@ TEST_F(ApiTest, HttpsWithCurl) {
   EXPECT_NE(s.message().find(".absent"), std::string::npos) << s;
   std::filesystem::remove_all(dir);
 }
+
+#ifdef ZENITH_OPERATOR_GRPC
+// The gRPC API from a real gRPC client, with the same tokens.
+TEST_F(ApiTest, GrpcClient) {
+  GrpcServer server(GrpcOptions{"127.0.0.1", 0, "", ""}, *service_);
+  ASSERT_TRUE(server.Start().ok());
+  auto channel = grpc::CreateChannel(server.target(), grpc::InsecureChannelCredentials());
+  auto stub = ::zenith::v1alpha1::SchedulerService::NewStub(channel);
+  auto call = [&](const std::string& token) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) context->AddMetadata("authorization", "Bearer " + token);
+    context->set_deadline(std::chrono::system_clock::now() + 20s);
+    return context;
+  };
+
+  ::zenith::v1alpha1::SubmitJobRequest submit;
+  submit.set_name("rpc");
+  submit.set_namespace_(ns_);
+  submit.set_image("t:1");
+  submit.set_replicas(3);
+  submit.set_gpus(2);
+  (*submit.mutable_env())["EPOCHS"] = "1";
+  ::zenith::v1alpha1::Job job;
+  grpc::Status s = stub->SubmitJob(call(alice_).get(), submit, &job);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(job.id(), ns_ + "/rpc");
+  EXPECT_EQ(job.gpus(), 6);
+  auto stored = client_->Get(kJobs, ns_, "rpc");
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ((*stored)["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"], "EPOCHS");
+
+  s = stub->SubmitJob(call(alice_).get(), submit, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS) << s.error_message();
+  s = stub->SubmitJob(call("").get(), submit, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+  s = stub->SubmitJob(call(bob_).get(), submit, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_NE(s.error_message().find("create zenithjobs.zenith.ai"), std::string::npos);
+  submit.set_replicas(0);
+  submit.set_name("rpc-bad");
+  s = stub->SubmitJob(call(alice_).get(), submit, &job);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("replicas:", 0), 0u) << s.error_message();
+
+  ::zenith::v1alpha1::GetJobStatusRequest get;
+  get.set_id(ns_ + "/rpc");
+  s = stub->GetJobStatus(call(alice_).get(), get, &job);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(job.phase(), "Pending");
+  EXPECT_EQ(job.ready(), "0/3");
+
+  ::zenith::v1alpha1::ListJobsRequest list;
+  list.set_namespace_(ns_);
+  ::zenith::v1alpha1::ListJobsResponse jobs;
+  s = stub->ListJobs(call(alice_).get(), list, &jobs);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(jobs.jobs_size(), 1);
+  EXPECT_EQ(jobs.jobs(0).name(), "rpc");
+
+  ::zenith::v1alpha1::ClusterStatus cluster;
+  s = stub->GetClusterStatus(call(alice_).get(), {}, &cluster);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GE(cluster.jobs_by_phase().at("Pending"), 1);
+
+  ::zenith::v1alpha1::CancelJobRequest cancel;
+  cancel.set_id(ns_ + "/rpc");
+  s = stub->CancelJob(call(alice_).get(), cancel, &job);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(job.phase(), "Cancelled");
+  s = stub->GetJobStatus(call(alice_).get(), get, &job);
+  EXPECT_TRUE(s.error_code() == grpc::StatusCode::NOT_FOUND || s.ok()) << s.error_message();
+  EXPECT_TRUE(
+      WaitFor([&] { return kube::IsNotFound(client_->Get(kJobs, ns_, "rpc").status()); }, 10s));
+  server.Stop();
+}
+#endif
 
 }  // namespace
 }  // namespace zenith::operator_::api
