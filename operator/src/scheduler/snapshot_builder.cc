@@ -1,0 +1,117 @@
+#include "zenith/operator/scheduler/snapshot_builder.h"
+
+#include <map>
+
+#include "zenith/operator/scheduler/kube_convert.h"
+
+namespace zenith::operator_::scheduler {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Namespace(const json& obj) {
+  const json& meta = obj.contains("metadata") ? obj["metadata"] : json();
+  return meta.is_object() && meta.contains("namespace") && meta["namespace"].is_string()
+             ? meta["namespace"].get<std::string>()
+             : "";
+}
+
+std::string JobOf(const json& pod) {
+  if (!pod.contains("metadata") || !pod["metadata"].is_object()) return "";
+  const json& meta = pod["metadata"];
+  if (!meta.contains("labels") || !meta["labels"].is_object()) return "";
+  auto it = meta["labels"].find(kJobLabel);
+  if (it == meta["labels"].end() || !it->is_string()) return "";
+  const std::string ns = Namespace(pod);
+  return ns.empty() ? it->get<std::string>() : ns + "/" + it->get<std::string>();
+}
+
+}  // namespace
+
+BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now) {
+  BuiltSnapshot out;
+  Snapshot& s = out.snapshot;
+  s.now = now;
+  std::map<std::string, size_t> node_at;
+  for (const json& obj : objects.nodes) {
+    auto n = NodeFromJson(obj);
+    if (!n.ok()) {
+      out.problems.push_back(n.status().message());
+      continue;
+    }
+    node_at[n->name] = s.nodes.size();
+    s.nodes.push_back(std::move(*n));
+  }
+  for (const json& zn : objects.zenith_nodes) {
+    const std::string name = zn.contains("metadata") && zn["metadata"].is_object()
+                                 ? zn["metadata"].value("name", "")
+                                 : "";
+    auto it = node_at.find(name);
+    if (it == node_at.end()) continue;  // a ZenithNode outliving its Node
+    auto t = TopologyFromZenithNode(zn);
+    if (!t.ok()) {
+      // The node still counts its allocatable GPUs, without NVLink knowledge.
+      out.problems.push_back(t.status().message());
+      continue;
+    }
+    s.nodes[it->second].topology = std::move(*t);
+  }
+
+  std::map<std::string, RunningJob> running;  // by job key, ordered for determinism
+  for (const json& obj : objects.running_jobs) {
+    auto j = JobRequestFromZenithJob(obj);
+    if (!j.ok()) {
+      out.problems.push_back(j.status().message());
+      continue;
+    }
+    RunningJob& r = running[j->key];
+    r.key = j->key;
+    r.queue = j->queue;
+    r.priority = j->priority;
+    r.preemptible = j->preemptible;
+  }
+  std::map<std::string, RunningJob> seen;
+  for (const json& obj : objects.pods) {
+    auto pod = PodUsageFromJson(obj);
+    if (!pod.ok()) {
+      out.problems.push_back(pod.status().message());
+      continue;
+    }
+    if (pod->node.empty() || !pod->holds_resources) continue;
+    auto it = node_at.find(pod->node);
+    if (it == node_at.end()) continue;  // bound to a node that is gone
+    AccountPod(s.nodes[it->second], *pod);
+    const std::string job = JobOf(obj);
+    if (job.empty()) continue;
+    RunningJob& r = seen[job];
+    if (r.pods.empty()) {
+      auto known = running.find(job);
+      if (known != running.end()) r = known->second;
+      r.key = job;
+      r.per_pod = pod->requests;
+    }
+    r.pods.push_back({pod->node, pod->gpus});
+  }
+  for (auto& [key, r] : seen) s.running.push_back(std::move(r));
+
+  for (const json& obj : objects.queues) {
+    auto q = QueueFromJson(obj);
+    if (!q.ok()) {
+      out.problems.push_back(q.status().message());
+      continue;
+    }
+    s.queues.push_back(std::move(*q));
+  }
+  for (const json& obj : objects.pending_jobs) {
+    auto j = JobRequestFromZenithJob(obj);
+    if (!j.ok()) {
+      out.problems.push_back(j.status().message());
+      continue;
+    }
+    s.pending.push_back(std::move(*j));
+  }
+  return out;
+}
+
+}  // namespace zenith::operator_::scheduler
