@@ -109,5 +109,38 @@ else
 fi
 kubectl delete zn "$zn" >/dev/null
 
+# ZenithQueue: the example queues, their columns and a weight of 0 refused.
+kubectl apply -f "$root/crds/zenith.ai_zenithqueues.yaml" >/dev/null
+kubectl wait --for=condition=Established crd/zenithqueues.zenith.ai --timeout=60s >/dev/null
+if out=$(kubectl apply --dry-run=server -f "$root/examples/zenithqueues.yaml" 2>&1); then
+  ok "example zenithqueues.yaml accepted"
+else
+  bad "example zenithqueues.yaml rejected: $out"
+fi
+zq="crd-test-queue-$$"
+kubectl apply -f - >/dev/null <<YAML
+apiVersion: zenith.ai/v1alpha1
+kind: ZenithQueue
+metadata: {name: $zq}
+spec: {gpuQuota: 16}
+YAML
+listing=$(kubectl get zq "$zq")
+expect_eq "$(sed -n 1p <<<"$listing" | tr -s ' ')" "NAME WEIGHT QUOTA USED PENDING AGE" "kubectl get zq columns"
+expect_eq "$(sed -n 2p <<<"$listing" | tr -s ' ' | cut -d' ' -f2-3)" "1 16" "zq default weight and quota"
+if out=$(kubectl apply --dry-run=server -f - 2>&1 <<YAML
+apiVersion: zenith.ai/v1alpha1
+kind: ZenithQueue
+metadata: {name: $zq-bad}
+spec: {weight: 0}
+YAML
+); then
+  bad "a ZenithQueue with weight 0 was accepted"
+elif grep -qF "spec.weight" <<<"$out"; then
+  ok "a ZenithQueue with weight 0 is rejected naming spec.weight"
+else
+  bad "weight 0 rejected without naming the field: $out"
+fi
+kubectl delete zq "$zq" >/dev/null
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
