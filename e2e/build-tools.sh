@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the pinned e2e tool binaries (Kubernetes control plane, etcd, kwok,
-# helm) from the Go modules under e2e/tools/ into a cache outside the repo:
+# helm, and Zenith's kubelet-peer for the device plugin's conformance test)
+# from the Go modules under e2e/tools/ into a cache outside the repo:
 #
 #   ${ZENITH_CACHE:-$HOME/.cache/zenith}/bin/<tool>-<version>/<tool>
 #
@@ -16,7 +17,7 @@ E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TOOLS_DIR="${E2E_DIR}/tools"
 CACHE="${ZENITH_CACHE:-${HOME:-/root}/.cache/zenith}"
 
-ALL_TOOLS=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm)
+ALL_TOOLS=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok helm kubelet-peer)
 
 log() { echo "[build-tools] $*" >&2; }
 die() { echo "[build-tools] ERROR: $*" >&2; exit 1; }
@@ -29,13 +30,20 @@ spec() {
     etcd) echo "etcd|go.etcd.io/etcd/server/v3|go.etcd.io/etcd/server/v3" ;;
     kwok) echo "kwok|sigs.k8s.io/kwok|sigs.k8s.io/kwok/cmd/kwok" ;;
     helm) echo "helm|helm.sh/helm/v3|helm.sh/helm/v3/cmd/helm" ;;
+    kubelet-peer) echo "kubelet-peer|zenith.local/e2e/tools/kubelet-peer|." ;;
     *) return 1 ;;
   esac
 }
 
-# Version of a required module, read from the go.mod (no network needed).
+# Version of a required module, read from the go.mod (no network needed). Zenith's own tool
+# (the module itself) is versioned by a hash of its sources, so an edit rebuilds it.
 mod_version() {
   local gomod="$1" mod="$2" v
+  if [[ "$mod" == zenith.local/* ]]; then
+    v="$(cd "$(dirname "$gomod")" && cat go.mod go.sum ./*.go | sha256sum | cut -c1-12)"
+    echo "src-$v"
+    return 0
+  fi
   v="$(awk -v m="$mod" '
       $1 == "require" && $2 == m { print $3; exit }
       $1 == m && $2 ~ /^v/ { print $2; exit }' "$gomod")"

@@ -51,6 +51,11 @@ Result<Functions> Load(const std::string& library) {
   Resolve(handle, "nvmlDeviceGetMigMode", f.DeviceGetMigMode);
   Resolve(handle, "nvmlDeviceGetCpuAffinity", f.DeviceGetCpuAffinity);
   Resolve(handle, "nvmlDeviceGetNumaNodeId", f.DeviceGetNumaNodeId);
+  Resolve(handle, "nvmlEventSetCreate", f.EventSetCreate);
+  Resolve(handle, "nvmlDeviceGetSupportedEventTypes", f.DeviceGetSupportedEventTypes);
+  Resolve(handle, "nvmlDeviceRegisterEvents", f.DeviceRegisterEvents);
+  Resolve(handle, "nvmlEventSetWait_v2", f.EventSetWait);
+  Resolve(handle, "nvmlEventSetFree", f.EventSetFree);
   return f;
 }
 

@@ -88,4 +88,14 @@ std::vector<Nic> ReadRdmaNics(const std::string& root) {
   return out;
 }
 
+std::string ReadUverbsDevice(const std::string& root, const std::string& rdma_name) {
+  std::error_code ec;
+  const fs::path dir = fs::path(root) / "class/infiniband" / rdma_name / "device/infiniband_verbs";
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("uverbs", 0) == 0) return name;
+  }
+  return "";
+}
+
 }  // namespace zenith::deviceplugin::sysfs

@@ -6,6 +6,8 @@
 #include "../kube/integration_env.h"
 #include "example_topologies.h"
 #include "zenith/deviceplugin/node_publisher.h"
+#include "zenith/deviceplugin/publish_loop.h"
+#include "zenith/deviceplugin/resource_manager.h"
 
 namespace zenith::deviceplugin {
 namespace {
@@ -115,6 +117,35 @@ TEST_F(NodePublisherTest, MissingNodeIsNamed) {
   Status s = publisher.Publish(fixtures::LoadTopology("single-h100.yaml"));
   EXPECT_EQ(s.code(), StatusCode::kNotFound) << s;
   EXPECT_NE(s.message().find(ns_ + "-absent"), std::string::npos) << s;
+}
+
+// The loop the program runs: a health change recorded by the resource manager reaches the
+// ZenithNode within moments, and a deleted ZenithNode comes back at the next resync.
+TEST_F(NodePublisherTest, LoopFollowsHealthAndRepairs) {
+  const std::string node = MakeNode("loop");
+  NodeTopology t = fixtures::LoadTopology("dgx-h100.yaml");
+  auto gpus = GpuResourceManager::Create(t, Options{});
+  ASSERT_TRUE(gpus.ok()) << gpus.status();
+  NodePublisher publisher(*client_, {node, "zenith.ai/gpu", "zenith-device-plugin"});
+  PublishLoopOptions options;
+  options.resync = std::chrono::seconds(2);
+  PublishLoop loop(publisher, t, **gpus, common::SystemClock::Get(), options);
+  loop.Start();
+  auto healthy = [&]() -> int {
+    auto zn = client_->Get(ZenithNodes(), "", node);
+    return zn.ok() ? (*zn)["status"].value("healthyGpus", -1) : -1;
+  };
+  ASSERT_TRUE(WaitFor([&] { return healthy() == 8; }, 10s));
+
+  ASSERT_TRUE((*gpus)->SetHealthy(t.gpus[3].uuid, false, "XID 79").ok());
+  const auto flipped = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return healthy() == 7; }, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - flipped, 2s) << "health reached the API late";
+
+  ASSERT_TRUE(client_->Delete(ZenithNodes(), "", node).ok());
+  EXPECT_TRUE(WaitFor([&] { return healthy() == 7; }, 10s)) << "not repaired by the resync";
+  loop.Stop();
+  EXPECT_EQ(loop.failures(), 0u);
 }
 
 }  // namespace

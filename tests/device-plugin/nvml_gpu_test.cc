@@ -3,12 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <sstream>
 
+#include "zenith/common/clock.h"
 #include "zenith/deviceplugin/nvml_api.h"
 #include "zenith/deviceplugin/nvml_discovery.h"
+#include "zenith/deviceplugin/nvml_health.h"
 #include "zenith/deviceplugin/pci.h"
+#include "zenith/deviceplugin/resource_manager.h"
 
 namespace zenith::deviceplugin {
 namespace {
@@ -81,6 +85,44 @@ TEST(NvmlGpuTest, DiscoversTheRealGpusAsNvidiaSmiSeesThem) {
     ASSERT_NE(it, smi.end()) << "nvidia-smi does not list " << g.uuid;
     EXPECT_EQ(g.memory_bytes >> 20, it->second.memory_mib) << g.uuid;
     EXPECT_EQ(g.pci_bus_id, it->second.bus_id) << g.uuid;
+  }
+}
+
+// The device plugin's kubelet-side view of the real card: NVML health events register for every
+// GPU and leave it Healthy, and Allocate names device nodes that exist on this machine.
+TEST(NvmlGpuTest, HealthEventsRegisterAndAllocateNamesRealDeviceNodes) {
+  auto functions = nvml::Load();
+  if (!functions.ok()) {
+    GTEST_SKIP() << "SKIPPED: no NVIDIA driver (libnvidia-ml.so.1 not found)";
+  }
+  auto t = NvmlDiscovery(*functions).Discover();
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto gpus = GpuResourceManager::Create(*t, Options{});
+  ASSERT_TRUE(gpus.ok()) << gpus.status();
+  const Options defaults;
+  NvmlHealthChecker checker(*functions, **gpus, defaults.ignored_xids, std::chrono::seconds(30),
+                            common::SystemClock::Get());
+  ASSERT_TRUE(checker.Open().ok());
+  checker.Poll(std::chrono::milliseconds(200));
+  for (const DeviceState& d : (*gpus)->Devices()) {
+    std::printf("health %s %s %s\n", d.id.c_str(), d.healthy ? "Healthy" : "Unhealthy",
+                d.reason.c_str());
+    EXPECT_TRUE(d.healthy) << d.id << ": " << d.reason;
+  }
+  checker.Stop();
+
+  std::vector<std::string> ids;
+  for (const DeviceState& d : (*gpus)->Devices()) ids.push_back(d.id);
+  auto allocation = (*gpus)->Allocate(ids);
+  ASSERT_TRUE(allocation.ok()) << allocation.status();
+  for (const auto& [k, v] : allocation->envs) std::printf("env %s=%s\n", k.c_str(), v.c_str());
+  for (const DeviceNode& n : allocation->devices) {
+    const bool exists = std::filesystem::exists(n.host_path);
+    std::printf("device %s %s %s\n", n.host_path.c_str(), n.permissions.c_str(),
+                exists ? "exists" : "MISSING");
+    // nvidia-uvm appears only once a CUDA program loaded the module; the GPU nodes and the
+    // control node are there whenever the driver is.
+    if (n.host_path.find("uvm") == std::string::npos) EXPECT_TRUE(exists) << n.host_path;
   }
 }
 

@@ -17,10 +17,26 @@ inline constexpr Return kErrorInvalidArgument = 2;
 inline constexpr Return kErrorNotSupported = 3;
 inline constexpr Return kErrorDriverNotLoaded = 9;
 inline constexpr Return kErrorLibraryNotFound = 12;
+inline constexpr Return kErrorTimeout = 10;
 inline constexpr Return kErrorFunctionNotFound = 13;
 inline constexpr Return kErrorGpuIsLost = 15;
 
-using Device = struct nvmlDevice_st*;  // nvmlDevice_t, an opaque handle
+using Device = struct nvmlDevice_st*;      // nvmlDevice_t, an opaque handle
+using EventSet = struct nvmlEventSet_st*;  // nvmlEventSet_t, an opaque handle
+
+// nvmlEventType* bits that health checking registers for.
+inline constexpr unsigned long long kEventSingleBitEcc = 0x1;
+inline constexpr unsigned long long kEventDoubleBitEcc = 0x2;
+inline constexpr unsigned long long kEventXidCritical = 0x8;
+
+// nvmlEventData_t
+struct EventData {
+  Device device;                 // null: the event concerns every device
+  unsigned long long eventType;  // one kEvent* bit
+  unsigned long long eventData;  // the XID for kEventXidCritical
+  unsigned int gpuInstanceId;
+  unsigned int computeInstanceId;
+};
 
 inline constexpr unsigned kUuidBufferSize = 96;  // NVML_DEVICE_UUID_V2_BUFFER_SIZE
 inline constexpr unsigned kNameBufferSize = 96;  // NVML_DEVICE_NAME_V2_BUFFER_SIZE
@@ -65,6 +81,12 @@ struct Functions {
   Return (*DeviceGetMigMode)(Device, unsigned int* current, unsigned int* pending);
   Return (*DeviceGetCpuAffinity)(Device, unsigned int set_size, unsigned long* set);
   Return (*DeviceGetNumaNodeId)(Device, unsigned int* node);
+  // Health events (optional: health checking is off without them).
+  Return (*EventSetCreate)(EventSet*);
+  Return (*DeviceGetSupportedEventTypes)(Device, unsigned long long* types);
+  Return (*DeviceRegisterEvents)(Device, unsigned long long types, EventSet);
+  Return (*EventSetWait)(EventSet, EventData*, unsigned int timeout_ms);  // nvmlEventSetWait_v2
+  Return (*EventSetFree)(EventSet);
 
   std::shared_ptr<void> library;  // keeps the dlopen handle alive; null for fakes
 };

@@ -23,4 +23,8 @@ std::vector<int> ReadPciLocalCpus(const std::string& root, const std::string& pc
 // Sorted by name.
 std::vector<Nic> ReadRdmaNics(const std::string& root);
 
+// The verbs character device of an RDMA device: the "uverbsN" entry of
+// <root>/class/infiniband/<name>/device/infiniband_verbs/, or "" when absent.
+std::string ReadUverbsDevice(const std::string& root, const std::string& rdma_name);
+
 }  // namespace zenith::deviceplugin::sysfs
