@@ -11,7 +11,7 @@ CMAKE_FLAGS ?=
 GENERATOR   := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 SOURCES      = $(shell git ls-files '*.cc' '*.h' '*.cu' '*.cuh' 2>/dev/null)
 
-.PHONY: setup build test test-asan test-tsan test-cuda demo e2e bench format lint clean
+.PHONY: setup build test chaos test-asan test-tsan test-cuda demo e2e bench fuzz format lint clean
 
 setup:
 	@scripts/setup.sh
@@ -22,9 +22,13 @@ $(BUILD)/CMakeCache.txt:
 build: setup $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Unit tests and the integration tests against a real local control plane.
+# Unit tests and the integration tests against a real local control plane (not the chaos test).
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600 -LE chaos
+
+# The operator under chaos: 50 jobs while it is SIGKILLed and restarted, on the local control plane.
+chaos: build
+	cd $(BUILD) && ctest --output-on-failure -L chaos --timeout 900
 
 # The unit tests once more, built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: setup
@@ -56,6 +60,12 @@ demo: build
 
 e2e: setup
 	e2e/smoke.sh
+
+# libFuzzer targets of the data plane's parsers (clang, ASan+UBSan), each run for a bounded
+# time from the seed corpora in tests/fuzz/corpus: FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 bench: setup
 	cmake -S . -B $(BUILD_BENCH) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DZENITH_BUILD_BENCH=ON \

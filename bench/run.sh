@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh NAME (rings, pool, telemetry, topology, io, kube or all): runs Zenith and its peers
+# bench/run.sh NAME (rings, pool, telemetry, topology, io, kube, deviceplugin, dataplane, scheduler, operator or all): runs Zenith and its peers
 # interleaved and prints one RESULT line per comparison (see bench/README.md, MEASURE.md).
 # Builds $BUILD (default build-bench, Release, ZENITH_BUILD_BENCH=ON) only if its binaries are
 # missing. Env: PAIRS (5), IO_DIR (a scratch dir), IO_TOTAL_BYTES (2 GiB), IO_FILES (8).
@@ -10,7 +10,7 @@ B=$BUILD/bench
 what=${1:-all}
 cmp() { python3 bench/compare.py "$@"; }
 
-if [[ ! -x $B/bench_rings || ! -x $B/bench_pool || ! -x $B/bench_io ]]; then
+if [[ $what != dataplane && $what != deviceplugin && $what != scheduler && $what != operator ]] && [[ ! -x $B/bench_rings || ! -x $B/bench_pool || ! -x $B/bench_io ]]; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DZENITH_BUILD_BENCH=ON \
     -DZENITH_BUILD_TESTS=OFF -DZENITH_BUILD_OPERATOR=OFF -DZENITH_BUILD_DEVICE_PLUGIN=OFF >/dev/null
   cmake --build "$BUILD" -j2 --target bench_rings bench_pool bench_pool_jemalloc \
@@ -138,6 +138,10 @@ case $what in
   topology) topology ;;
   io) io ;;
   kube) bench/kube/run.sh "$BUILD" ;;
+  deviceplugin) bench/deviceplugin/run.sh ;;
+  dataplane) BUILD=$BUILD bench/dataplane/run.sh ;;
+  scheduler) bench/scheduler/run.sh "${SCHED_BUILD:-build-gang}" ;;
+  operator) bench/operator/run.sh "${OPERATOR_BUILD:-build}" ;;
   all) rings; pool; telemetry; topology; io; bench/kube/run.sh "$BUILD" ;;
-  *) echo "usage: bench/run.sh rings|pool|telemetry|topology|io|kube|all" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh rings|pool|telemetry|topology|io|kube|deviceplugin|dataplane|scheduler|operator|all" >&2; exit 2 ;;
 esac

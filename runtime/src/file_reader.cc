@@ -1,6 +1,7 @@
 #include "zenith/runtime/file_reader.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -35,7 +36,9 @@ FileReader::FileReader(const FileReaderOptions& options, TelemetryRegistry& tele
                                                     {{"backend", backend_}}))) {}
 
 FileReader::~FileReader() {
-  for (const File& f : files_) close(f.fd);
+  for (const File& f : files_) {
+    if (f.fd >= 0) close(f.fd);
+  }
 }
 
 Result<int> FileReader::AddFile(const std::string& path) {
@@ -55,9 +58,37 @@ Result<int> FileReader::AddFile(const std::string& path) {
     }
     return UnavailableError(what);
   }
-  files_.push_back({path, fd});
   files_changed_ = true;
+  // Reuse a closed slot so a reader that streams through many files keeps its table small.
+  for (std::size_t i = 0; i < files_.size(); ++i) {
+    if (files_[i].fd < 0) {
+      files_[i] = {path, fd};
+      return static_cast<int>(i);
+    }
+  }
+  files_.push_back({path, fd});
   return static_cast<int>(files_.size() - 1);
+}
+
+Status FileReader::CloseFile(int file) {
+  if (file < 0 || static_cast<std::size_t>(file) >= files_.size() || files_[file].fd < 0) {
+    return InvalidArgumentError("closing file id " + std::to_string(file) + ": not open");
+  }
+  close(files_[file].fd);
+  files_[file].fd = -1;
+  files_changed_ = true;
+  return Status::Ok();
+}
+
+Result<uint64_t> FileReader::FileSize(int file) const {
+  if (file < 0 || static_cast<std::size_t>(file) >= files_.size() || files_[file].fd < 0) {
+    return InvalidArgumentError("file id " + std::to_string(file) + " is not open");
+  }
+  struct stat st {};
+  if (fstat(files_[file].fd, &st) != 0) {
+    return UnavailableError("stat " + files_[file].path + ": " + ErrnoMessage(errno));
+  }
+  return static_cast<uint64_t>(st.st_size);
 }
 
 Status FileReader::RegisterBuffers(std::span<const std::span<std::byte>>) { return Status::Ok(); }
@@ -76,9 +107,10 @@ Status FileReader::ErrorAt(const ReadRequest& r, uint64_t done, int err) const {
 Status FileReader::Read(std::span<ReadRequest> requests) {
   uint64_t bytes = 0;
   for (ReadRequest& r : requests) {
-    if (r.file < 0 || static_cast<std::size_t>(r.file) >= files_.size()) {
+    if (r.file < 0 || static_cast<std::size_t>(r.file) >= files_.size() || files_[r.file].fd < 0) {
       return InvalidArgumentError("read request names file id " + std::to_string(r.file) +
-                                  ", only " + std::to_string(files_.size()) + " files added");
+                                  ", which is not open (" + std::to_string(files_.size()) +
+                                  " ids handed out)");
     }
     if (options_.direct &&
         (r.offset % kDirectAlignment != 0 || r.buffer.size() % kDirectAlignment != 0 ||

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "zenith/runtime/producer_engine.h"
+
 namespace zenith::runtime {
 namespace {
 
@@ -29,6 +31,41 @@ TEST(RuntimeOptionsTest, BadValuesNameTheKey) {
   auto bad_batch = LoadOptions(Load({"--batch-size=0"}));
   ASSERT_FALSE(bad_batch.ok());
   EXPECT_NE(bad_batch.status().message().find("'batch-size'"), std::string::npos);
+}
+
+TEST(RuntimeOptionsTest, DataPlaneKeysAndEngineOptions) {
+  auto o = LoadOptions(
+      Load({"--source=/tmp", "--record-shape=3,4", "--on-error=skip", "--last-batch=pad",
+            "--epochs=3", "--resume-epoch=1", "--resume-step=7", "--shm-dir=memfd", "--slots=8"}));
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_EQ(o->record_shape, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(o->on_error, "skip");
+  auto env = [](const std::string& k) -> std::optional<std::string> {
+    if (k == "RANK") return "2";
+    if (k == "WORLD_SIZE") return "4";
+    return std::nullopt;
+  };
+  auto e = ToEngineOptions(*o, env);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->dataset.shard.rank, 2);
+  EXPECT_EQ(e->dataset.shard.world_size, 4);
+  EXPECT_TRUE(e->dataset.skip_errors);
+  EXPECT_EQ(e->batching.last, LastBatch::kPad);
+  EXPECT_EQ(e->batching.start_step, 7u);
+  EXPECT_EQ(e->channel.dir, "memfd");
+
+  auto bad = LoadOptions(Load({"--record-shape=3,x"}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'record-shape'"), std::string::npos);
+  bad = LoadOptions(Load({"--on-error=ignore"}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'on-error'"), std::string::npos);
+  bad = LoadOptions(Load({"--epochs=2", "--resume-epoch=2"}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("resume-epoch"), std::string::npos);
+  auto missing = ToEngineOptions(*LoadOptions(Load({"--source=/nonexistent/data"})), env);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent/data"), std::string::npos);
 }
 
 }  // namespace

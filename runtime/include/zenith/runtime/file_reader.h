@@ -51,6 +51,12 @@ class FileReader {
   std::string_view backend() const { return backend_; }  // "io_uring" or "pread"
   // Opens a file for reading; returns its id for ReadRequest::file.
   Result<int> AddFile(const std::string& path);
+  // Closes a file AddFile opened; its id may be handed out again by a later AddFile.
+  Status CloseFile(int file);
+  // The file's size in bytes now (fstat).
+  Result<uint64_t> FileSize(int file) const;
+  // The path a file id was opened from (for error messages).
+  const std::string& PathOf(int file) const { return files_[file].path; }
   // Buffers that many reads will use, pinned once (io_uring fixed buffers); optional.
   virtual Status RegisterBuffers(std::span<const std::span<std::byte>> buffers);
   // Performs every request; on error returns the first one, after all in flight finished.

@@ -1,0 +1,95 @@
+// A forward-only window over one file's bytes that the format parsers pull from: it reads
+// ahead in large chunks (several requests in flight through the FileReader) and lets a parser
+// peek at the next n bytes without copying them. MemorySource serves tests and fuzzers.
+// Errors name the file and the byte offset; a file that shrinks while read is an error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "zenith/common/status.h"
+#include "zenith/runtime/aligned_buffer.h"
+#include "zenith/runtime/file_reader.h"
+
+namespace zenith::runtime {
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+
+  const std::string& name() const { return name_; }
+  uint64_t size() const { return size_; }
+  uint64_t position() const { return pos_; }
+  uint64_t remaining() const { return size_ - pos_; }
+
+  // The bytes from position(): at least min(n, remaining()) of them, perhaps more. Valid until
+  // the next Peek, Consume or Skip.
+  Result<std::span<const std::byte>> Peek(std::size_t n);
+  // Moves position() forward by n bytes (n <= remaining()).
+  Status Skip(uint64_t n);
+
+  // "<file>: <what> at byte offset <offset>", the shape of every format error.
+  Status ErrorAt(uint64_t offset, const std::string& what) const;
+
+ protected:
+  ByteSource(std::string name, uint64_t size, std::size_t chunk_bytes);
+  // Fills `dst` with the file's bytes from `offset` (dst never reaches past size()); returns
+  // how many were read, fewer only when the file shrank.
+  virtual Result<std::size_t> Fill(uint64_t offset, std::span<std::byte> dst) = 0;
+
+ private:
+  std::string name_;
+  uint64_t size_;
+  uint64_t pos_ = 0;
+  AlignedBuffer buffer_;
+  std::size_t begin_ = 0;  // buffer_[begin_, end_) holds the file's [pos_, pos_ + end_ - begin_)
+  std::size_t end_ = 0;
+};
+
+// Bytes already in memory (tests, fuzzers); the span must outlive the source.
+class MemorySource : public ByteSource {
+ public:
+  MemorySource(std::string name, std::span<const std::byte> data, std::size_t chunk_bytes = 4096)
+      : ByteSource(std::move(name), data.size(), chunk_bytes), data_(data) {}
+
+ protected:
+  Result<std::size_t> Fill(uint64_t offset, std::span<std::byte> dst) override;
+
+ private:
+  std::span<const std::byte> data_;
+};
+
+// One file through a FileReader (io_uring or pread); closes the file when destroyed.
+class FileSource : public ByteSource {
+ public:
+  struct Options {
+    std::size_t chunk_bytes = 1 << 20;      // the window's starting size (grows for big records)
+    std::size_t request_bytes = 256 << 10;  // a refill is split into requests of this size
+  };
+  static Result<std::unique_ptr<FileSource>> Open(FileReader& reader, const std::string& path,
+                                                  const Options& options);
+  static Result<std::unique_ptr<FileSource>> Open(FileReader& reader, const std::string& path) {
+    return Open(reader, path, Options{});
+  }
+  ~FileSource() override;
+
+ protected:
+  Result<std::size_t> Fill(uint64_t offset, std::span<std::byte> dst) override;
+
+ private:
+  FileSource(FileReader& reader, int file, const std::string& path, uint64_t size,
+             const Options& options)
+      : ByteSource(path, size, options.chunk_bytes),
+        reader_(reader),
+        file_(file),
+        request_bytes_(options.request_bytes) {}
+
+  FileReader& reader_;
+  int file_;
+  std::size_t request_bytes_;
+};
+
+}  // namespace zenith::runtime

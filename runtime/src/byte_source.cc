@@ -1,0 +1,102 @@
+#include "zenith/runtime/byte_source.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace zenith::runtime {
+
+ByteSource::ByteSource(std::string name, uint64_t size, std::size_t chunk_bytes)
+    : name_(std::move(name)),
+      size_(size),
+      buffer_(std::max<std::size_t>(chunk_bytes, kDirectAlignment), kDirectAlignment) {}
+
+Status ByteSource::ErrorAt(uint64_t offset, const std::string& what) const {
+  return DataLossError(name_ + ": " + what + " at byte offset " + std::to_string(offset));
+}
+
+Result<std::span<const std::byte>> ByteSource::Peek(std::size_t n) {
+  const uint64_t want = std::min<uint64_t>(n, remaining());
+  std::size_t have = end_ - begin_;
+  if (have < want) {
+    if (buffer_.data() == nullptr) return ResourceExhaustedError(name_ + ": out of memory");
+    if (want > buffer_.size()) {
+      // A record bigger than the window: grow it (bounded by the file's size, as want is).
+      std::size_t cap = buffer_.size();
+      while (cap < want) cap *= 2;
+      AlignedBuffer bigger(cap, kDirectAlignment);
+      if (bigger.data() == nullptr) {
+        return ResourceExhaustedError(name_ + ": cannot allocate " + std::to_string(cap) +
+                                      " bytes for a record at byte offset " + std::to_string(pos_));
+      }
+      std::memcpy(bigger.data(), buffer_.data() + begin_, have);
+      buffer_ = std::move(bigger);
+    } else if (begin_ > 0) {
+      std::memmove(buffer_.data(), buffer_.data() + begin_, have);
+    }
+    begin_ = 0;
+    end_ = have;
+    const uint64_t file_left = remaining() - have;
+    const std::size_t room =
+        static_cast<std::size_t>(std::min<uint64_t>(buffer_.size() - end_, file_left));
+    ZENITH_ASSIGN_OR_RETURN(std::size_t got, Fill(pos_ + have, {buffer_.data() + end_, room}));
+    end_ += got;
+    have += got;
+    if (have < want) {
+      return ErrorAt(pos_ + have,
+                     "file shrank while being read (expected " + std::to_string(size_) + " bytes)");
+    }
+  }
+  return std::span<const std::byte>(buffer_.data() + begin_, have);
+}
+
+Status ByteSource::Skip(uint64_t n) {
+  if (n > remaining()) {
+    return ErrorAt(pos_, "skipping " + std::to_string(n) + " bytes past the end of the file");
+  }
+  const std::size_t have = end_ - begin_;
+  if (n <= have) {
+    begin_ += static_cast<std::size_t>(n);
+  } else {
+    begin_ = end_ = 0;  // the next Peek reads from the new position
+  }
+  pos_ += n;
+  return Status::Ok();
+}
+
+Result<std::size_t> MemorySource::Fill(uint64_t offset, std::span<std::byte> dst) {
+  const std::size_t n = std::min<uint64_t>(dst.size(), data_.size() - offset);
+  std::memcpy(dst.data(), data_.data() + offset, n);
+  return n;
+}
+
+Result<std::unique_ptr<FileSource>> FileSource::Open(FileReader& reader, const std::string& path,
+                                                     const Options& options) {
+  ZENITH_ASSIGN_OR_RETURN(int file, reader.AddFile(path));
+  auto size = reader.FileSize(file);
+  if (!size.ok()) {
+    (void)reader.CloseFile(file);
+    return size.status();
+  }
+  return std::unique_ptr<FileSource>(new FileSource(reader, file, path, *size, options));
+}
+
+FileSource::~FileSource() { (void)reader_.CloseFile(file_); }
+
+Result<std::size_t> FileSource::Fill(uint64_t offset, std::span<std::byte> dst) {
+  // Several requests at once, so io_uring (or the pread threads) keep the device busy.
+  std::vector<ReadRequest> requests;
+  for (std::size_t done = 0; done < dst.size(); done += request_bytes_) {
+    const std::size_t len = std::min(request_bytes_, dst.size() - done);
+    requests.push_back({file_, offset + done, dst.subspan(done, len), 0});
+  }
+  ZENITH_RETURN_IF_ERROR(reader_.Read(requests));
+  std::size_t got = 0;
+  for (const ReadRequest& r : requests) {
+    got += r.bytes_read;
+    if (r.bytes_read < r.buffer.size()) break;  // end of file (it shrank): stop at the hole
+  }
+  return got;
+}
+
+}  // namespace zenith::runtime
