@@ -24,7 +24,7 @@ build: setup $(BUILD)/CMakeCache.txt
 
 # Unit tests and the integration tests against a real local control plane (not the chaos test).
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600 -LE chaos
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600 -LE 'chaos|scale'
 
 # The operator under chaos: 50 jobs while it is SIGKILLed and restarted, on the local control plane.
 chaos: build

@@ -12,10 +12,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 
 
+# setuptools wants sources as paths relative to this directory, inside it (with "../.." it would
+# write object files into the source tree). The repository's runtime/ and common/ are reached
+# through symlinks in .zenith-src/, made here; the object files then land under build/.
+LINKS = os.path.join(HERE, ".zenith-src")
+os.makedirs(LINKS, exist_ok=True)
+for component in ("runtime", "common"):
+    link = os.path.join(LINKS, component)
+    if not os.path.islink(link):
+        os.symlink(os.path.join(ROOT, component), link)
+
+
 def rel(*parts):
-    # Absolute: with "../.." in a source path setuptools would write its object files outside
-    # its build directory (into the source tree).
-    return os.path.join(ROOT, *parts)
+    return os.path.join(".zenith-src", *parts)
 
 
 RUNTIME = [
