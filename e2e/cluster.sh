@@ -367,7 +367,9 @@ EOF
     local stages f
     stages="$(dirname "${BIN[kwok]}")/stages"
     : >"$DIR/kwok.yaml"
-    for f in "$stages"/*.yaml; do
+    # kwok's defaults, then Zenith's own (e2e/stages: ZenithJob workers finish or fail).
+    for f in "$stages"/*.yaml "$E2E_DIR"/stages/*.yaml; do
+      [[ -f "$f" ]] || continue
       { echo "---"; cat "$f"; } >>"$DIR/kwok.yaml"
     done
     start_component kwok "${BIN[kwok]}" \

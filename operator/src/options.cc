@@ -11,6 +11,12 @@ const std::vector<common::ConfigKey>& ConfigKeys() {
       {"leader-election.namespace", "namespace of the Lease (default zenith-system)"},
       {"leader-election.lease-duration", "lease duration (default 15s)"},
       {"workers", "concurrent reconciles (default 4)"},
+      {"identity", "leader-election identity (default <hostname>-<pid>)"},
+      {"runtime-image", "zenith-runtime sidecar image when a job names none"},
+      {"master-port", "MASTER_PORT given to workers (default 29500)"},
+      {"binder", "first-fit (built-in all-or-nothing binder) or none (default first-fit)"},
+      {"kube.qps", "client-side API request rate (default 100)"},
+      {"kube.burst", "client-side API burst (default 200)"},
   };
   return keys;
 }
@@ -31,6 +37,14 @@ Result<Options> LoadOptions(const common::Config& config) {
                           config.Duration("leader-election.lease-duration", o.lease_duration));
   ZENITH_ASSIGN_OR_RETURN(int64_t workers, config.Int("workers", o.workers, 1, 256));
   o.workers = static_cast<int>(workers);
+  ZENITH_ASSIGN_OR_RETURN(o.identity, config.String("identity", ""));
+  ZENITH_ASSIGN_OR_RETURN(o.runtime_image, config.String("runtime-image", o.runtime_image));
+  ZENITH_ASSIGN_OR_RETURN(int64_t port, config.Int("master-port", o.master_port, 1, 65535));
+  o.master_port = static_cast<int>(port);
+  ZENITH_ASSIGN_OR_RETURN(o.binder, config.Enum("binder", o.binder, {"first-fit", "none"}));
+  ZENITH_ASSIGN_OR_RETURN(o.qps, config.Double("kube.qps", o.qps));
+  ZENITH_ASSIGN_OR_RETURN(int64_t burst, config.Int("kube.burst", o.burst, 1, 100000));
+  o.burst = static_cast<int>(burst);
   return o;
 }
 

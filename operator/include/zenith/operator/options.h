@@ -18,7 +18,15 @@ struct Options {
   bool leader_election = true;
   std::string leader_election_namespace = "zenith-system";
   std::chrono::nanoseconds lease_duration = std::chrono::seconds(15);
-  int workers = 4;  // concurrent reconciles
+  int workers = 4;       // concurrent reconciles
+  std::string identity;  // leader-election identity; empty: <hostname>-<pid>
+  std::string runtime_image = "zenith-runtime:0.1.0";  // the data-plane sidecar's default image
+  int master_port = 29500;
+  // Who binds pods whose schedulerName is ours: "first-fit" (built in) or "none" (another
+  // scheduler binds them).
+  std::string binder = "first-fit";
+  double qps = 100;  // client-side API rate limit
+  int burst = 200;
 };
 
 const std::vector<common::ConfigKey>& ConfigKeys();

@@ -1,0 +1,85 @@
+// The ZenithJob status as the controller writes it: the phase, metav1-style conditions (a
+// condition's lastTransitionTime moves only when its status flips), replica counts and times.
+// Pure values and JSON conversion; the status is the controller's only memory between reconciles.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "zenith/common/clock.h"
+#include "zenith/common/status.h"
+#include "zenith/operator/job.h"
+
+namespace zenith::operator_ {
+
+enum class Phase {
+  kNone,  // no status written yet
+  kPending,
+  kQueued,
+  kScheduled,
+  kRunning,
+  kSucceeded,
+  kFailed,
+  kSuspended,
+  kCancelled,
+  kTimeout,
+};
+
+std::string PhaseName(Phase phase);
+Phase ParsePhase(const std::string& name);  // unknown or empty: kNone
+// Succeeded, Failed, Cancelled and Timeout: nothing more happens but cleanup and TTL.
+bool IsTerminal(Phase phase);
+
+struct Condition {
+  std::string type;
+  std::string status;  // "True", "False", "Unknown"
+  std::string reason;
+  std::string message;
+  std::string last_transition_time;
+  int64_t observed_generation = 0;
+
+  bool operator==(const Condition&) const = default;
+};
+
+struct PlacementEntry {
+  int rank = 0;
+  std::string pod;
+  std::string node;
+  bool operator==(const PlacementEntry&) const = default;
+};
+
+struct JobStatus {
+  Phase phase = Phase::kNone;
+  int32_t replicas = 0;
+  int32_t ready_replicas = 0;
+  int32_t succeeded_replicas = 0;
+  int32_t failed_replicas = 0;
+  int32_t retries = 0;
+  int64_t gpus = 0;
+  int64_t observed_generation = 0;
+  std::string start_time;
+  std::string completion_time;
+  std::vector<PlacementEntry> placement;
+  std::vector<Condition> conditions;
+
+  bool operator==(const JobStatus&) const = default;
+
+  const Condition* FindCondition(const std::string& type) const;
+  bool ConditionTrue(const std::string& type) const;
+  // Sets a condition; its transition time moves to `now` only when the status changes.
+  void SetCondition(const std::string& type, bool status, const std::string& reason,
+                    const std::string& message, const std::string& now);
+};
+
+// The object's status, tolerant of missing fields (a new job has none).
+JobStatus ParseJobStatus(const Json& status);
+// The status as written to the API server; `ready` is "<ready>/<replicas>" for kubectl.
+Json JobStatusToJson(const JobStatus& status);
+
+// RFC 3339 in UTC, whole seconds, as metav1.Time: "2026-11-27T06:30:00Z".
+std::string FormatTime(common::WallTime t);
+// Parses what FormatTime writes (fractions of a second and numeric offsets are accepted).
+Result<common::WallTime> ParseTime(const std::string& text);
+
+}  // namespace zenith::operator_
