@@ -14,6 +14,16 @@
 #include "zenith/kube/leader_election.h"
 #include "zenith/operator/controller.h"
 #include "zenith/operator/options.h"
+#ifdef ZENITH_OPERATOR_GANG
+#include "zenith/operator/gang/gang_scheduler.h"
+#endif
+#ifdef ZENITH_OPERATOR_API
+#include "zenith/operator/api/job_service.h"
+#include "zenith/operator/api/rest_server.h"
+#ifdef ZENITH_OPERATOR_GRPC
+#include "zenith/operator/api/grpc_server.h"
+#endif
+#endif
 
 namespace zenith::operator_ {
 
@@ -27,6 +37,17 @@ struct Running {
   std::unique_ptr<kube::Client> client;
   std::unique_ptr<Controller> controller;
   std::unique_ptr<kube::LeaderElector> elector;
+#ifdef ZENITH_OPERATOR_GANG
+  std::unique_ptr<gang::GangScheduler> scheduler;
+#endif
+#ifdef ZENITH_OPERATOR_API
+  std::unique_ptr<api::KubeAccessReviewer> reviewer;
+  std::unique_ptr<api::JobService> jobs;
+  std::unique_ptr<api::RestServer> rest;
+#ifdef ZENITH_OPERATOR_GRPC
+  std::unique_ptr<api::GrpcServer> grpc;
+#endif
+#endif
   std::thread starter;
   std::atomic<bool> leading{false};
 };
@@ -72,6 +93,43 @@ Result<std::function<void()>> StartOperator(const common::Config& config,
         std::make_unique<GangBinder>(std::make_unique<FirstFitPlacer>(),
                                      MakeApiPodBinder(*run->client), common::SystemClock::Get());
   }
+#ifdef ZENITH_OPERATOR_GANG
+  if (o.binder == "gang") {
+    gang::GangSchedulerOptions gopts;
+    gopts.scheduler_name = o.scheduler_name;
+    gopts.namespace_ = o.watch_namespace;
+    run->scheduler = std::make_unique<gang::GangScheduler>(*run->client, gopts, metrics,
+                                                           common::SystemClock::Get());
+  }
+#else
+  if (o.binder == "gang") {
+    return UnimplementedError(
+        "binder=gang: this build has no gang scheduler (needs the device "
+        "plugin library)");
+  }
+#endif
+#ifdef ZENITH_OPERATOR_API
+  if (o.api_enabled) {
+    run->reviewer = std::make_unique<api::KubeAccessReviewer>(*run->client);
+    run->jobs = std::make_unique<api::JobService>(*run->client, *run->reviewer);
+    run->rest = std::make_unique<api::RestServer>(
+        api::RestOptions{o.api_address, static_cast<uint16_t>(o.api_port), o.api_tls_cert,
+                         o.api_tls_key},
+        *run->jobs);
+    ZENITH_RETURN_IF_ERROR(run->rest->Start());
+#ifdef ZENITH_OPERATOR_GRPC
+    if (o.api_grpc_port != 0) {
+      run->grpc = std::make_unique<api::GrpcServer>(
+          api::GrpcOptions{o.api_address, static_cast<uint16_t>(o.api_grpc_port), o.api_tls_cert,
+                           o.api_tls_key},
+          *run->jobs);
+      ZENITH_RETURN_IF_ERROR(run->grpc->Start());
+    }
+#endif
+  }
+#else
+  if (o.api_enabled) return UnimplementedError("api.enabled: this build has no job API");
+#endif
   run->controller = std::make_unique<Controller>(*run->client, o, std::move(binder), metrics,
                                                  common::SystemClock::Get());
   metrics.Gauge("zenith_operator_leader", "1 while this replica runs the controller")
@@ -90,6 +148,15 @@ Result<std::function<void()>> StartOperator(const common::Config& config,
       log::Error("controller failed to start", {{"error", s}});
       Exit("exiting: the controller could not start");
     }
+#ifdef ZENITH_OPERATOR_GANG
+    if (r->scheduler) {
+      s = r->scheduler->Start();
+      if (!s.ok()) {
+        log::Error("gang scheduler failed to start", {{"error", s}});
+        Exit("exiting: the gang scheduler could not start");
+      }
+    }
+#endif
     metrics.Gauge("zenith_operator_leader", "1 while this replica runs the controller").Set(1);
   };
 
@@ -129,6 +196,15 @@ Result<std::function<void()>> StartOperator(const common::Config& config,
                                     {"leader_election", o.leader_election}});
   return std::function<void()>([run]() {
     if (run->starter.joinable()) run->starter.join();
+#ifdef ZENITH_OPERATOR_API
+    if (run->rest) run->rest->Stop();
+#ifdef ZENITH_OPERATOR_GRPC
+    if (run->grpc) run->grpc->Stop();
+#endif
+#endif
+#ifdef ZENITH_OPERATOR_GANG
+    if (run->scheduler) run->scheduler->Stop();
+#endif
     run->controller->Stop();
     // Released after the controller stopped writing, so the next leader starts at once.
     if (run->elector) run->elector->Stop();

@@ -39,7 +39,12 @@ Status Executor::Execute(const Json& job, const std::vector<Json>& pods, const P
   }
   if (plan.status) {
     Json obj = current;
+    const Json old_status = current.value("status", Json::object());
     obj["status"] = *plan.status;
+    // status.scheduling belongs to the gang scheduler (a merge patch of its own): keep it.
+    if (old_status.contains("scheduling") && !obj["status"].contains("scheduling")) {
+      obj["status"]["scheduling"] = old_status["scheduling"];
+    }
     auto r = client_.UpdateStatus(ZenithJobs(), ns, obj);
     ZENITH_RETURN_IF_ERROR(Check("update zenithjob status", r.status()));
   }

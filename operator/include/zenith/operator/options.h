@@ -24,7 +24,14 @@ struct Options {
   int master_port = 29500;
   // Who binds pods whose schedulerName is ours: "first-fit" (built in) or "none" (another
   // scheduler binds them).
-  std::string binder = "first-fit";
+  std::string binder = "first-fit";  // or "gang": the topology-aware gang scheduler binds
+  // The REST and gRPC job API (every replica serves it; the API server is the only state).
+  bool api_enabled = false;
+  std::string api_address = "0.0.0.0";
+  int api_port = 8443;
+  int api_grpc_port = 9443;  // 0: REST only
+  std::string api_tls_cert;  // with api_tls_key: HTTPS and gRPC over TLS
+  std::string api_tls_key;
   double qps = 100;  // client-side API rate limit
   int burst = 200;
 };
