@@ -33,7 +33,7 @@ packages=(
   libboost-dev libconcurrentqueue-dev libreaderwriterqueue-dev libatomic-queue-dev libtbb-dev
   libjemalloc-dev libmimalloc-dev fio
   # the Python consumer package and its tests
-  python3-dev pybind11-dev
+  python3-dev pybind11-dev python3-yaml python3-numpy
 )
 
 missing=()

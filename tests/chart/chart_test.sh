@@ -40,6 +40,40 @@ else
   bad "fixture backend without a topology failed without naming the value: $out"
 fi
 
+# 1b. The config files the chart renders are ones the programs accept (every key known, every
+# value valid): each program is started on its rendered file and must get past its config.
+if [ -n "${ZENITH_BUILD_DIR:-}" ]; then
+  rendered=$(mktemp -d)
+  "$helm" template "$release" "$chart" --set devicePlugin.backend=fixture \
+    --set-file devicePlugin.fixtureTopology="$fixture" >"$rendered/all.yaml"
+  python3 - "$rendered" <<'PY'
+import sys, yaml
+out = sys.argv[1]
+for doc in yaml.safe_load_all(open(out + "/all.yaml")):
+    if doc and doc.get("kind") == "ConfigMap":
+        component = doc["metadata"]["labels"]["app.kubernetes.io/component"]
+        for key, text in doc["data"].items():
+            open(f"{out}/{component}-{key}", "w").write(text)
+PY
+  sed -i "s|/etc/zenith/topology.yaml|$rendered/device-plugin-topology.yaml|" "$rendered/device-plugin-config.yaml"
+  for program in operator/zenith-operator device-plugin/zenith-device-plugin; do
+    component=$(basename "$program"); component=${component#zenith-}
+    bin="$ZENITH_BUILD_DIR/$program"
+    [ -x "$bin" ] || { bad "$bin not built"; continue; }
+    # No cluster credentials on purpose: a good config gets as far as needing them, or serving.
+    extra=()
+    [ "$component" = device-plugin ] && extra=(--kubelet-dir="$rendered")
+    out=$(timeout 5 "$bin" --config="$rendered/$component-config.yaml" --metrics.port=0 \
+      --kubeconfig=/nonexistent/kubeconfig "${extra[@]}" 2>&1 || true)
+    if grep -qiE "config key|config file" <<<"$out"; then
+      bad "$component refuses the chart's config: $(grep -iE 'config key|config file' <<<"$out" | head -1)"
+    else
+      ok "$component accepts the config file the chart renders"
+    fi
+  done
+  rm -rf "$rendered"
+fi
+
 # 2. The chart's CRDs are exactly the top-level ones (scripts/sync-chart-crds.sh copies them).
 for f in "$root"/crds/*.yaml; do
   if cmp -s "$f" "$chart/crds/$(basename "$f")"; then
