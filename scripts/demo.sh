@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The front door: shows what Zenith does today, step by step, and cleans up after itself.
+# The front door: shows what Zenith does, step by step, and cleans up after itself.
 #   scripts/demo.sh [BUILD_DIR]      (make demo builds first, then runs this)
 set -euo pipefail
 
@@ -35,7 +35,10 @@ for program in operator/zenith-operator device-plugin/zenith-device-plugin runti
   port=$(free_port)
   args=(--metrics.address=127.0.0.1 --metrics.port="$port" --log.format=json)
   [ "$name" = zenith-device-plugin ] && args+=(--backend=fixture --fixture=examples/topologies/dgx-h100.yaml --node-name=demo-node)
-  [ "$name" = zenith-runtime ] && args+=(--source=/tmp/dataset --format=tfrecord)
+  if [ "$name" = zenith-runtime ]; then
+    head -c 1048576 /dev/urandom >"$work/step1.bin"
+    args+=(--source="$work/step1.bin" --format=raw --record-size=256 --shm-dir="$work" --channel-name=step1)
+  fi
   "$bin" "${args[@]}" >"$work/$name.log" 2>&1 &
   pid=$!
   pids+=("$pid")
@@ -86,35 +89,124 @@ PY
   shown+=("GPU, NVLink and NUMA discovery of the example machines and NVLink-aware GPU set choice")
 fi
 
-# 3. The local real control plane with simulated GPU nodes.
+# 3. The whole system on a real local control plane with simulated GPU nodes.
 if [ -x e2e/cluster.sh ] && command -v go >/dev/null; then
-  step "a real local control plane (etcd + kube-apiserver + kwok) with simulated GPU nodes"
+  step "a real local control plane (etcd + kube-apiserver + kwok) with 6 simulated GPU nodes"
   e2e/cluster.sh up --dir "$work/cluster" --with-kwok
   cluster_up=1
   export KUBECONFIG="$work/cluster/kubeconfig"
-  e2e/nodes.sh create 4 --prefix demo-gpu --gpus 8 --label zenith.ai/gpu.product=NVIDIA-H100-80GB-HBM3
+  # Four DGX H100 boxes in one rack and two PCIe boxes; kwok plays their kubelets and runs pods.
+  e2e/nodes.sh create 4 --prefix dgx --gpus 8 --cpu 224 --memory 2Ti \
+    --label topology.kubernetes.io/rack=r1 --wait 60
+  e2e/nodes.sh create 2 --prefix pcie --gpus 4 --cpu 64 --memory 512Gi --wait 60
+  shown+=("a real kube-apiserver with 6 simulated GPU nodes (kwok)")
+
+  step "the chart's CRDs and least-privilege RBAC (as helm install would create them)"
+  helm=$(e2e/build-tools.sh helm)
+  kubectl apply -f charts/zenith/crds/
+  kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  kubectl create namespace zenith-system >/dev/null
+  "$helm" template zenith charts/zenith -n zenith-system \
+    --show-only templates/rbac-operator.yaml --show-only templates/rbac-device-plugin.yaml |
+    kubectl apply -f -
+  # No controller-manager here, so nothing creates the namespace's default ServiceAccount.
+  kubectl create serviceaccount default >/dev/null
+  shown+=("the CRDs and RBAC of charts/zenith")
+
+  step "a device plugin per node (fixture mode) publishes each node's GPU topology"
+  for i in 0 1 2 3 4 5; do
+    if [ "$i" -lt 4 ]; then node=dgx-$i fixture=dgx-h100; else node=pcie-$((i - 4)) fixture=pcie-4gpu-2numa; fi
+    mkdir -p "$work/kubelet-$node"
+    "$build/device-plugin/zenith-device-plugin" --backend=fixture \
+      --fixture="examples/topologies/$fixture.yaml" --kubelet-dir="$work/kubelet-$node" \
+      --node-name="$node" --kubeconfig="$KUBECONFIG" --metrics.port=0 \
+      >"$work/device-plugin-$node.log" 2>&1 &
+    pids+=("$!")
+  done
   for _ in $(seq 1 100); do
-    ready=$(kubectl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True || true)
-    [ "$ready" -ge 4 ] && break
+    [ "$(kubectl get zenithnodes --no-headers 2>/dev/null | wc -l)" -ge 6 ] && break
     sleep 0.2
   done
-  kubectl get nodes -o custom-columns='NODE:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,GPUS:.status.allocatable.zenith\.ai/gpu,PRODUCT:.metadata.labels.zenith\.ai/gpu\.product'
-  shown+=("a real kube-apiserver with 4 simulated 8-GPU nodes")
+  kubectl get zenithnodes
+  kubectl get nodes -L zenith.ai/gpu.product,zenith.ai/gpu.count,zenith.ai/gpu.nvswitch
+  shown+=("device plugins publishing ZenithNodes (GPUs, NVLink, NVSwitch, NUMA, health) and node labels")
 
-  step "the ZenithJob API: kubectl apply, kubectl get zj, and a bad manifest refused by the API server"
-  kubectl apply -f crds/zenith.ai_zenithjobs.yaml
-  kubectl wait --for=condition=Established crd/zenithjobs.zenith.ai --timeout=60s >/dev/null
-  kubectl apply -f examples/zenithjob-small.yaml -f examples/zenithjob-llm.yaml
+  step "the operator with its gang scheduler and job API; three jobs from examples/"
+  api_port=$(free_port)
+  grpc_port=$(free_port)
+  op_port=$(free_port)
+  "$build/operator/zenith-operator" --kubeconfig="$KUBECONFIG" --binder=gang \
+    --leader-election.namespace=zenith-system --metrics.port="$op_port" \
+    --api.enabled=true --api.address=127.0.0.1 --api.port="$api_port" \
+    --api.grpc-port="$grpc_port" >"$work/operator.log" 2>&1 &
+  pids+=("$!")
+  wait_http "http://127.0.0.1:$op_port/readyz" 30
+  kubectl apply -f examples/zenithqueues.yaml -f examples/zenithjob-small.yaml \
+    -f examples/zenithjob-llm.yaml -f examples/zenithjob-fail.yaml
+  for _ in $(seq 1 120); do
+    listing=$(kubectl get zj --no-headers)
+    printf '  %s\n' "$(tr -s ' ' <<<"$listing" | cut -d' ' -f1,2 | tr '\n' ' ')"
+    [ "$(grep -cE ' (Succeeded|Failed) ' <<<"$listing")" -ge 3 ] && break
+    sleep 1
+  done
   kubectl get zj
-  if kubectl apply -f tests/crds/invalid/min-available-above-replicas.yaml 2>"$work/err.txt"; then
-    echo "demo: an invalid ZenithJob was accepted" >&2; exit 1
-  fi
-  sed 's/^/    /' "$work/err.txt"
-  shown+=("the ZenithJob CRD: kubectl get zj columns, defaults, and validation errors naming the field")
+  echo "  where the LLM job's 4 workers landed (GPU indices chosen on NVLink-connected sets):"
+  kubectl get zj llm-pretrain -o jsonpath='    {.status.scheduling.message}{"\n"}'
+  echo "  the failing job, as kubectl describe shows it:"
+  kubectl describe zj fails-on-purpose | sed -n '/^Events:/,$p' | sed 's/^/    /'
+  kubectl get zenithqueues
+  shown+=("ZenithJobs gang-scheduled on NVLink-connected GPUs, run to Succeeded / Failed, with Events and queues")
+
+  step "the REST API: a user's token, checked by TokenReview and SubjectAccessReview"
+  kubectl create serviceaccount demo-user >/dev/null
+  kubectl create clusterrole zenith-demo-user --verb=get,list,create,delete \
+    --resource=zenithjobs.zenith.ai,zenithnodes.zenith.ai >/dev/null
+  kubectl create clusterrolebinding zenith-demo-user --clusterrole=zenith-demo-user \
+    --serviceaccount=default:demo-user >/dev/null
+  token=$(kubectl create token demo-user)
+  api="http://127.0.0.1:$api_port/api/v1"
+  echo "  POST $api/jobs"
+  curl -sS -H "Authorization: Bearer $token" -d '{"name": "from-api", "user": "demo-user",
+    "project": "demo", "image": "trainer:1", "replicas": 2, "gpus": 4}' "$api/jobs" |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); print("   ", {k: j[k] for k in ("id", "phase", "gpus", "user")})'
+  echo "  GET $api/cluster/status"
+  curl -sS -H "Authorization: Bearer $token" "$api/cluster/status" | sed 's/^/    /'
+  echo
+  echo "  without a token:"
+  curl -sS "$api/jobs" | sed 's/^/    /'
+  echo
+  shown+=("the REST job API with Kubernetes authentication and authorization")
   e2e/cluster.sh down --dir "$work/cluster" >/dev/null
   cluster_up=0
 fi
 
+# 4. The data plane: the sidecar streams a dataset to a Python consumer through shared memory.
+if [ -d "$build/runtime/python/zenith" ] && python3 -c 'import numpy' 2>/dev/null; then
+  step "the data plane: zenith-runtime streams 64 MiB of 256-byte records to a Python trainer"
+  python3 -c "import os; open('$work/train.bin', 'wb').write(os.urandom(64 << 20))"
+  rt_port=$(free_port)
+  "$build/runtime/zenith-runtime" --source="$work/train.bin" --format=raw --record-size=256 \
+    --batch-size=1024 --epochs=1 --shm-dir="$work" --channel-name=demo \
+    --metrics.address=127.0.0.1 --metrics.port="$rt_port" >"$work/runtime.log" 2>&1 &
+  rt_pid=$!
+  pids+=("$rt_pid")
+  PYTHONPATH="$build/runtime/python" python3 - "$work/demo.zenith" <<'PY'
+import sys, time, zenith
+channel = zenith.Channel(sys.argv[1], timeout=30)
+start, samples, batches = None, 0, 0
+for batch in channel:
+    start = start or time.monotonic()
+    samples += batch.num_samples   # a zero-copy view of the batch in shared memory
+    batches += 1
+elapsed = time.monotonic() - start
+print(f"  the trainer received {samples} samples in {batches} batches: "
+      f"{samples / elapsed / 1e6:.2f} M samples/s ({samples * 256 / elapsed / 1e9:.2f} GB/s)")
+PY
+  curl -fsS "http://127.0.0.1:$rt_port/metrics" | grep -E '^zenith_runtime_(samples_total|trainer_wait)' | sed 's/^/    /' || true
+  kill -TERM "$rt_pid" 2>/dev/null || true
+  wait "$rt_pid" 2>/dev/null || true
+  shown+=("the zenith-runtime sidecar feeding a Python consumer zero-copy through shared memory")
+fi
+
 step "what this demo showed"
 for s in "${shown[@]}"; do echo "  - $s"; done
-echo "  Not yet: ZenithJobs running end to end (operator, gang scheduler and data plane are in progress)."
