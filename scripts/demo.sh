@@ -27,14 +27,17 @@ wait_http() {  # url, seconds
   echo "demo: $1 did not answer within $2 s" >&2; return 1
 }
 
-# 1. The three programs: config, admin endpoint, clean shutdown.
-step "the three programs start, serve /healthz, /readyz and /metrics, and stop on SIGTERM"
-for program in operator/zenith-operator device-plugin/zenith-device-plugin runtime/zenith-runtime; do
+# 1. The node-side programs on their own: config, admin endpoint, clean shutdown. (The operator
+# needs an API server; it is shown with the control plane below.)
+step "the device plugin and the sidecar start, serve /healthz, /readyz and /metrics, and stop on SIGTERM"
+for program in device-plugin/zenith-device-plugin runtime/zenith-runtime; do
   bin="$build/$program"
   name=$(basename "$program")
   port=$(free_port)
   args=(--metrics.address=127.0.0.1 --metrics.port="$port" --log.format=json)
-  [ "$name" = zenith-device-plugin ] && args+=(--backend=fixture --fixture=examples/topologies/dgx-h100.yaml --node-name=demo-node)
+  # No kubelet here: the plugin serves its socket and keeps trying to register (/readyz says so).
+  [ "$name" = zenith-device-plugin ] && mkdir -p "$work/kubelet" &&
+    args+=(--backend=fixture --fixture=examples/topologies/dgx-h100.yaml --kubelet-dir="$work/kubelet")
   if [ "$name" = zenith-runtime ]; then
     head -c 1048576 /dev/urandom >"$work/step1.bin"
     args+=(--source="$work/step1.bin" --format=raw --record-size=256 --shm-dir="$work" --channel-name=step1)
@@ -45,7 +48,7 @@ for program in operator/zenith-operator device-plugin/zenith-device-plugin runti
   wait_http "http://127.0.0.1:$port/healthz" 10
   printf '%-22s /healthz=%s /readyz=%s /metrics=%s bytes\n' "$name" \
     "$(curl -fsS "http://127.0.0.1:$port/healthz" | tr -d '\n')" \
-    "$(curl -fsS "http://127.0.0.1:$port/readyz" | tr -d '\n')" \
+    "$(curl -sS "http://127.0.0.1:$port/readyz" | tr -d '\n')" \
     "$(curl -fsS "http://127.0.0.1:$port/metrics" | wc -c)"
   kill -TERM "$pid"
   if wait "$pid"; then
@@ -56,7 +59,7 @@ for program in operator/zenith-operator device-plugin/zenith-device-plugin runti
   fi
   sed 's/^/    /' "$work/$name.log"
 done
-shown+=("the operator, device plugin and runtime programs serving /healthz, /readyz and /metrics and stopping cleanly")
+shown+=("the device plugin and runtime programs serving /healthz, /readyz and /metrics and stopping cleanly")
 
 step "a mistyped setting is refused with the key and where it came from"
 if "$build/operator/zenith-operator" --workrs=3 2>"$work/err.txt"; then
