@@ -52,7 +52,7 @@ test-cuda: setup
 	@[ -x "$(NVCC)" ] || scripts/setup.sh --cuda
 	cmake -S . -B $(BUILD_CUDA) $(GENERATOR) -DZENITH_WITH_CUDA=on -DCMAKE_CUDA_COMPILER=$(NVCC) \
 	  -DZENITH_BUILD_OPERATOR=OFF $(CMAKE_FLAGS)
-	cmake --build $(BUILD_CUDA) -j $(JOBS)
+	cmake --build $(BUILD_CUDA) -j $(JOBS) --target runtime_cuda_test deviceplugin_nvml_gpu_test
 	cd $(BUILD_CUDA) && ctest --output-on-failure -j $(JOBS) -L gpu --timeout 600
 
 demo: build
