@@ -4,6 +4,7 @@
 #include <map>
 
 #include "zenith/kube/api_error.h"
+#include "zenith/operator/scheduler/kube_convert.h"
 
 namespace zenith::operator_::api {
 namespace {
@@ -22,39 +23,6 @@ const kube::GroupVersionResource& ZenithNodes() {
 
 Access JobAccess(std::string verb, std::string ns) {
   return {std::move(verb), "zenith.ai", "zenithjobs", std::move(ns)};
-}
-
-// Kubernetes quantities for an extended resource are whole numbers ("8").
-int64_t GpuQuantity(const Json& resources) {
-  auto it = resources.find("zenith.ai/gpu");
-  if (it == resources.end()) return 0;
-  if (it->is_number_integer()) return it->get<int64_t>();
-  if (it->is_string()) {
-    try {
-      return std::stoll(it->get<std::string>());
-    } catch (const std::exception&) {
-      return 0;
-    }
-  }
-  return 0;
-}
-
-int64_t PodGpus(const Json& pod) {
-  int64_t total = 0;
-  for (const auto& c : pod.value("/spec/containers"_json_pointer, Json::array())) {
-    const Json resources = c.value("resources", Json::object());
-    int64_t n = GpuQuantity(resources.value("requests", Json::object()));
-    if (n == 0) n = GpuQuantity(resources.value("limits", Json::object()));
-    total += n;
-  }
-  return total;
-}
-
-bool NodeReady(const Json& node) {
-  for (const auto& c : node.value("/status/conditions"_json_pointer, Json::array())) {
-    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
-  }
-  return false;
 }
 
 }  // namespace
@@ -175,19 +143,22 @@ Result<Json> JobService::NodeTable() {
   kube::ListOptions active;
   active.field_selector = "status.phase!=Succeeded,status.phase!=Failed,spec.nodeName!=";
   ZENITH_ASSIGN_OR_RETURN(Json pods, client_.ListAll(kube::resources::Pods(), "", active));
+  // The scheduler's own reading of pods and nodes, so the API reports what it counts.
   std::map<std::string, int64_t> allocated;
   for (const auto& pod : pods.value("items", Json::array())) {
-    allocated[pod.value("/spec/nodeName"_json_pointer, std::string())] += PodGpus(pod);
+    auto usage = scheduler::PodUsageFromJson(pod);
+    if (usage.ok() && usage->holds_resources) allocated[usage->node] += usage->requests.gpus;
   }
   Json table = Json::array();
   for (const auto& node : nodes.value("items", Json::array())) {
-    const std::string name = node.value("/metadata/name"_json_pointer, std::string());
-    const int64_t gpus =
-        GpuQuantity(node.value("/status/allocatable"_json_pointer, Json::object()));
+    auto parsed = scheduler::NodeFromJson(node);
+    if (!parsed.ok()) continue;  // a node the scheduler cannot read offers nothing either
+    const std::string& name = parsed->name;
+    const int64_t gpus = parsed->allocatable.gpus;
     const Json zn = published.count(name) ? published[name] : Json::object();
     const int64_t used = allocated[name];
     table.push_back({{"name", name},
-                     {"ready", NodeReady(node)},
+                     {"ready", !parsed->unschedulable},
                      {"gpus", gpus},
                      {"allocated", used},
                      {"free", std::max<int64_t>(0, gpus - used)},
