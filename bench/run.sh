@@ -71,7 +71,8 @@ telemetry() {
 }
 
 topology() {
-  for kind in with_io cpus_only; do
+  # cached: TopologyCache::Get (fingerprint check + copy) against a cold hwloc load with I/O.
+  for kind in with_io cpus_only cached; do
     cmp "topology_discovery_${kind}" us lower \
       zenith="$(gb bench_topology topology/$kind/zenith ns) | awk '{print \$1/1e3}'" \
       hwloc="$(gb bench_topology topology/$kind/hwloc ns) | awk '{print \$1/1e3}'"
@@ -79,12 +80,15 @@ topology() {
 }
 
 # fio at the same queue depth over the same files; prints bytes/s (seq) or reads/s (rand).
+# --invalidate=0: fio's default drops the files' pages before each run, which made its own
+# "warm" runs cold and evicted the page cache under the contestants that ran after it.
 fio_cmd() {
   local rw=$1 bs=$2 direct=$3 size=$4
   local files
   files=$(ls "$IO_DIR"/f* | tr '\n' ':' | sed 's/:$//')
   echo "fio --name=z --filename=$files --rw=$rw --bs=$bs --iodepth=32 --ioengine=io_uring \
---direct=$direct --io_size=$size --randrepeat=1 --norandommap --output-format=json 2>/dev/null | \
+--direct=$direct --invalidate=0 --io_size=$size --randrepeat=1 --norandommap \
+--output-format=json 2>/dev/null | \
 python3 -c 'import json,sys; r=json.load(sys.stdin)[\"jobs\"][0][\"read\"]; \
 print(r[\"bw_bytes\"] if \"$rw\" == \"read\" else r[\"iops\"])'"
 }

@@ -28,15 +28,18 @@ struct alignas(64) MemoryPool::Central {
   uint64_t out = 0;  // objects out of the slabs: held by callers or parked in thread caches
 };
 
+// One per thread and pool. The hot path is a pop or push on `head`, a list linked through the
+// objects' first words (as mimalloc's and tcmalloc's are): no array to shift, no atomics.
 struct MemoryPool::ThreadCache {
   static constexpr std::size_t kMaxObjects = 64;
+  static constexpr std::size_t kMaxClasses = 40;  // 16 B .. 8 TiB: more than any slab allows
   struct PerClass {
-    // Written only by the owning thread; atomic so that Stats() may read it from another.
+    void* head = nullptr;  // owner thread only
+    // Written only by the owning thread; atomic so that Stats() may read it from another
+    // (a relaxed load and store are plain moves).
     std::atomic<uint32_t> count{0};
-    void* objects[kMaxObjects];
   };
-  explicit ThreadCache(std::size_t classes) : per_class(classes) {}
-  std::vector<PerClass> per_class;
+  PerClass per_class[kMaxClasses];
 };
 
 namespace {
@@ -53,8 +56,14 @@ LivePools& Live() {
   return *live;
 }
 
-constinit thread_local uint64_t t_last_pool = 0;
-constinit thread_local MemoryPool::ThreadCache* t_last_cache = nullptr;
+// The cache this thread used last: one TLS compare finds it on the hot path.
+struct LastCache {
+  uint64_t pool = 0;
+  MemoryPool::ThreadCache* cache = nullptr;
+};
+constinit thread_local LastCache t_last;
+
+void*& NextOf(void* object) { return *static_cast<void**>(object); }
 
 }  // namespace
 
@@ -72,15 +81,14 @@ struct ThreadCacheRegistry {
       auto it = Live().pools.find(e.pool_id);
       if (it == Live().pools.end()) continue;
       MemoryPool* pool = it->second;
-      for (std::size_t cls = 0; cls < e.cache->per_class.size(); ++cls) {
+      for (std::size_t cls = 0; cls < pool->class_bytes_.size(); ++cls) {
         auto& pc = e.cache->per_class[cls];
-        const uint32_t n = pc.count.load(std::memory_order_relaxed);
-        pool->Release(static_cast<int>(cls), pc.objects, n);
+        pool->Release(static_cast<int>(cls), pc.head, pc.count.load(std::memory_order_relaxed));
+        pc.head = nullptr;
         pc.count.store(0, std::memory_order_relaxed);
       }
     }
-    t_last_pool = 0;
-    t_last_cache = nullptr;
+    t_last = {};
   }
 };
 
@@ -88,20 +96,27 @@ namespace {
 thread_local ThreadCacheRegistry t_registry;
 }  // namespace
 
-Result<std::unique_ptr<MemoryPool>> MemoryPool::Create(MemoryPoolOptions options) {
-  if (!std::has_single_bit(options.slab_bytes) || options.slab_bytes < 4096) {
-    return InvalidArgumentError("memory pool: slab_bytes " + std::to_string(options.slab_bytes) +
-                                " must be a power of two of at least 4096");
+namespace {
+// 16 B .. slab_bytes / 4 must fit the thread cache's fixed class table.
+constexpr std::size_t kMaxSlabBytes = std::size_t{1} << 40;
+
+Status CheckSlabBytes(std::size_t slab_bytes) {
+  if (!std::has_single_bit(slab_bytes) || slab_bytes < 4096 || slab_bytes > kMaxSlabBytes) {
+    return InvalidArgumentError("memory pool: slab_bytes " + std::to_string(slab_bytes) +
+                                " must be a power of two from 4096 to 2^40");
   }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<std::unique_ptr<MemoryPool>> MemoryPool::Create(MemoryPoolOptions options) {
+  ZENITH_RETURN_IF_ERROR(CheckSlabBytes(options.slab_bytes));
   return std::unique_ptr<MemoryPool>(new MemoryPool(options, {}));
 }
 
 Result<std::unique_ptr<MemoryPool>> MemoryPool::CreateInRegion(std::span<std::byte> region,
                                                                MemoryPoolOptions options) {
-  if (!std::has_single_bit(options.slab_bytes) || options.slab_bytes < 4096) {
-    return InvalidArgumentError("memory pool: slab_bytes " + std::to_string(options.slab_bytes) +
-                                " must be a power of two of at least 4096");
-  }
+  ZENITH_RETURN_IF_ERROR(CheckSlabBytes(options.slab_bytes));
   const auto base = reinterpret_cast<uintptr_t>(region.data());
   const uintptr_t aligned = (base + options.slab_bytes - 1) & ~(options.slab_bytes - 1);
   if (region.empty() || aligned + options.slab_bytes > base + region.size()) {
@@ -116,6 +131,7 @@ MemoryPool::MemoryPool(MemoryPoolOptions options, std::span<std::byte> region)
     : options_(options),
       id_(g_next_pool_id.fetch_add(1, std::memory_order_relaxed)),
       cache_cap_(std::min(options.thread_cache_objects, ThreadCache::kMaxObjects)),
+      max_object_bytes_(options.slab_bytes / 4),
       region_(region) {
   for (std::size_t b = 16; b <= options_.slab_bytes / 4; b *= 2) class_bytes_.push_back(b);
   for (std::size_t i = 0; i < class_bytes_.size(); ++i) {
@@ -134,12 +150,6 @@ MemoryPool::~MemoryPool() {
   for (auto& [addr, bytes] : mappings_) munmap(addr, bytes);
 }
 
-int MemoryPool::ClassOf(std::size_t bytes) const {
-  if (bytes == 0 || bytes > class_bytes_.back()) return -1;
-  if (bytes <= 16) return 0;
-  return std::bit_width(bytes - 1) - 4;  // 17..32 -> 1, 33..64 -> 2, ...
-}
-
 std::size_t MemoryPool::ObjectBytes(const void* p) const {
   auto* slab =
       reinterpret_cast<const Slab*>(reinterpret_cast<uintptr_t>(p) & ~(options_.slab_bytes - 1));
@@ -147,7 +157,6 @@ std::size_t MemoryPool::ObjectBytes(const void* p) const {
 }
 
 MemoryPool::ThreadCache* MemoryPool::CacheForThisThread() {
-  if (t_last_pool == id_) return t_last_cache;
   ThreadCache* cache = nullptr;
   for (const auto& e : t_registry.entries) {
     if (e.pool_id == id_) cache = e.cache;
@@ -159,58 +168,81 @@ MemoryPool::ThreadCache* MemoryPool::CacheForThisThread() {
       std::erase_if(t_registry.entries,
                     [](const auto& e) { return !Live().pools.contains(e.pool_id); });
     }
-    auto owned = std::make_unique<ThreadCache>(class_bytes_.size());
+    auto owned = std::make_unique<ThreadCache>();
     cache = owned.get();
     std::lock_guard lock(caches_mu_);
     caches_.push_back(std::move(owned));
     t_registry.entries.push_back({id_, cache});
   }
-  t_last_pool = id_;
-  t_last_cache = cache;
+  t_last = {id_, cache};
   return cache;
 }
 
 void* MemoryPool::Allocate(std::size_t bytes) {
-  const int cls = ClassOf(bytes);
-  if (cls < 0) {
+  // One unsigned compare rejects both 0 (which wraps) and sizes above the largest class.
+  if (bytes - 1 >= max_object_bytes_) [[unlikely]] {
     failed_.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
   }
-  ThreadCache::PerClass& pc = CacheForThisThread()->per_class[cls];
-  uint32_t n = pc.count.load(std::memory_order_relaxed);
-  if (n == 0) {
-    const std::size_t want = std::max<std::size_t>(cache_cap_ / 2, 1);
-    n = static_cast<uint32_t>(Refill(cls, pc.objects, want));
-    if (n == 0) {
-      failed_.fetch_add(1, std::memory_order_relaxed);
-      return nullptr;
-    }
-  }
-  void* p = pc.objects[--n];
-  pc.count.store(n, std::memory_order_relaxed);
+  const int cls = std::bit_width((bytes - 1) | 15) - 4;  // ..16 -> 0, 17..32 -> 1, ...
+  ThreadCache* cache = t_last.pool == id_ ? t_last.cache : CacheForThisThread();
+  ThreadCache::PerClass& pc = cache->per_class[cls];
+  void* p = pc.head;
+  if (p == nullptr) [[unlikely]]
+    return AllocateSlow(cache, cls);
+  pc.head = NextOf(p);
+  pc.count.store(pc.count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   return p;
 }
 
 void MemoryPool::Free(void* p) {
   if (p == nullptr) return;
-  auto* slab = reinterpret_cast<Slab*>(reinterpret_cast<uintptr_t>(p) & ~(options_.slab_bytes - 1));
-  const int cls = slab->cls;
-  ThreadCache::PerClass& pc = CacheForThisThread()->per_class[cls];
-  const std::size_t cap = cache_cap_;
-  if (cap == 0) {
-    Release(cls, &p, 1);
+  const int cls =
+      reinterpret_cast<Slab*>(reinterpret_cast<uintptr_t>(p) & ~(options_.slab_bytes - 1))->cls;
+  ThreadCache* cache = t_last.pool == id_ ? t_last.cache : CacheForThisThread();
+  ThreadCache::PerClass& pc = cache->per_class[cls];
+  const uint32_t n = pc.count.load(std::memory_order_relaxed);
+  if (n >= cache_cap_) [[unlikely]] {
+    FreeSlow(cache, cls, p);
     return;
   }
-  uint32_t n = pc.count.load(std::memory_order_relaxed);
-  if (n == cap) {
-    // Give the older half back to the slabs; keep the warm half.
-    const std::size_t keep = cap / 2;
-    Release(cls, pc.objects, n - keep);
-    std::copy(pc.objects + (n - keep), pc.objects + n, pc.objects);
-    n = static_cast<uint32_t>(keep);
+  NextOf(p) = pc.head;
+  pc.head = p;
+  pc.count.store(n + 1, std::memory_order_relaxed);
+}
+
+__attribute__((noinline)) void* MemoryPool::AllocateSlow(ThreadCache* cache, int cls) {
+  ThreadCache::PerClass& pc = cache->per_class[cls];
+  void* head = nullptr;
+  const std::size_t want = std::max<std::size_t>(cache_cap_ / 2, 1);
+  const auto n = static_cast<uint32_t>(Refill(cls, &head, want));
+  if (n == 0) {
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
   }
-  pc.objects[n++] = p;
-  pc.count.store(n, std::memory_order_relaxed);
+  pc.head = NextOf(head);
+  pc.count.store(n - 1, std::memory_order_relaxed);
+  return head;
+}
+
+__attribute__((noinline)) void MemoryPool::FreeSlow(ThreadCache* cache, int cls, void* p) {
+  ThreadCache::PerClass& pc = cache->per_class[cls];
+  NextOf(p) = pc.head;
+  const std::size_t n = pc.count.load(std::memory_order_relaxed) + 1;
+  // Keep the warm half (the most recently freed, at the head); give the rest to the slabs.
+  const std::size_t keep = cache_cap_ / 2;
+  if (keep == 0) {
+    Release(cls, p, n);
+    pc.head = nullptr;
+    pc.count.store(0, std::memory_order_relaxed);
+    return;
+  }
+  void* last_kept = p;
+  for (std::size_t i = 1; i < keep; ++i) last_kept = NextOf(last_kept);
+  Release(cls, NextOf(last_kept), n - keep);
+  NextOf(last_kept) = nullptr;
+  pc.head = p;
+  pc.count.store(static_cast<uint32_t>(keep), std::memory_order_relaxed);
 }
 
 MemoryPool::Slab* MemoryPool::NewSlab() {
@@ -244,7 +276,7 @@ MemoryPool::Slab* MemoryPool::NewSlab() {
   return new (mem) Slab();
 }
 
-std::size_t MemoryPool::Refill(int cls, void** out, std::size_t want) {
+std::size_t MemoryPool::Refill(int cls, void** head, std::size_t want) {
   Central& c = *central_[cls];
   const std::size_t obj = class_bytes_[cls];
   std::lock_guard lock(c.mu);
@@ -277,7 +309,9 @@ std::size_t MemoryPool::Refill(int cls, void** out, std::size_t want) {
         p = s->first + static_cast<std::size_t>(s->carved++) * obj;
       }
       ++s->used;
-      out[n++] = p;
+      NextOf(p) = *head;
+      *head = p;
+      ++n;
     }
     if (s->used == s->capacity) {  // full: off the partial list
       c.partial = s->next;
@@ -295,7 +329,7 @@ std::size_t MemoryPool::Refill(int cls, void** out, std::size_t want) {
   return n;
 }
 
-void MemoryPool::Release(int cls, void* const* objects, std::size_t n) {
+void MemoryPool::Release(int cls, void* head, std::size_t n) {
   if (n == 0) return;
   Central& c = *central_[cls];
   std::vector<Slab*> emptied;
@@ -303,7 +337,8 @@ void MemoryPool::Release(int cls, void* const* objects, std::size_t n) {
     std::lock_guard lock(c.mu);
     c.out -= n;
     for (std::size_t i = 0; i < n; ++i) {
-      void* p = objects[i];
+      void* p = head;
+      head = NextOf(p);  // read before the slab's free list overwrites the link
       auto* s =
           reinterpret_cast<Slab*>(reinterpret_cast<uintptr_t>(p) & ~(options_.slab_bytes - 1));
       *static_cast<void**>(p) = s->free_list;
@@ -345,7 +380,7 @@ MemoryPoolStats MemoryPool::Stats() const {
   {
     std::lock_guard lock(caches_mu_);
     for (const auto& cache : caches_) {
-      for (std::size_t i = 0; i < cache->per_class.size(); ++i) {
+      for (std::size_t i = 0; i < class_bytes_.size(); ++i) {
         const auto& pc = cache->per_class[i];
         st.classes[i].cached += pc.count.load(std::memory_order_relaxed);
       }

@@ -6,7 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <deque>
+#include <vector>
 
 #include "file_reader_backends.h"
 #include "zenith/common/log.h"
@@ -37,20 +37,22 @@ class UringReader final : public FileReader {
  protected:
   Status ReadBatch(std::span<ReadRequest> requests) override {
     SyncFiles();
-    std::vector<std::size_t> done(requests.size(), 0);
-    std::deque<uint32_t> todo;
+    // Scratch kept across batches: a batch allocates nothing once the reader is warm.
+    std::vector<std::size_t>& done = done_;
+    done.assign(requests.size(), 0);
+    todo_.clear();
     for (uint32_t i = 0; i < requests.size(); ++i) {
       if (fast_path_ && ReadCached(requests[i], done[i])) continue;
-      todo.push_back(i);
+      todo_.push_back(i);
     }
+    std::size_t next = 0;  // todo_[next..] wait for a slot; retries are appended
     unsigned inflight = 0;
     Status first = Status::Ok();
-    while (!todo.empty() || inflight > 0) {
-      while (!todo.empty() && inflight < options_.queue_depth) {
+    while (next < todo_.size() || inflight > 0) {
+      while (next < todo_.size() && inflight < options_.queue_depth) {
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
         if (sqe == nullptr) break;
-        const uint32_t i = todo.front();
-        todo.pop_front();
+        const uint32_t i = todo_[next++];
         Prepare(sqe, requests[i], done[i], i);
         ++inflight;
       }
@@ -67,7 +69,7 @@ class UringReader final : public FileReader {
         ReadRequest& r = requests[i];
         const int res = cqe->res;
         if (res == -EINTR || res == -EAGAIN) {
-          todo.push_back(i);  // try again
+          todo_.push_back(i);  // try again
         } else if (res < 0) {
           if (first.ok()) first = ErrorAt(r, done[i], -res);
           r.bytes_read = done[i];
@@ -75,7 +77,7 @@ class UringReader final : public FileReader {
           done[i] += static_cast<std::size_t>(res);
           const bool eof = res == 0 || (options_.direct && done[i] % kDirectAlignment != 0);
           if (done[i] < r.buffer.size() && !eof) {
-            todo.push_back(i);  // short read: ask for the rest
+            todo_.push_back(i);  // short read: ask for the rest
           } else {
             r.bytes_read = done[i];
           }
@@ -151,6 +153,8 @@ class UringReader final : public FileReader {
   bool fast_path_ = options_.cached_fast_path && !options_.direct;
   bool files_registered_ = false;
   std::vector<iovec> iovecs_;
+  std::vector<std::size_t> done_;  // bytes read so far, per request of the batch
+  std::vector<uint32_t> todo_;     // requests for the ring, in submission order
 };
 
 }  // namespace

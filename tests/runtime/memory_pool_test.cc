@@ -91,6 +91,44 @@ TEST(MemoryPoolTest, CarvesACallerRegionOnly) {
   EXPECT_FALSE(MemoryPool::CreateInRegion(std::span(region.data(), 1000)).ok());
 }
 
+// A cache of one object keeps none when it overflows (the whole list goes back), and every
+// object handed out is distinct and inside its class while the lists are cut and spliced.
+TEST(MemoryPoolTest, TinyThreadCacheOverflowsIntoTheSlabs) {
+  for (std::size_t cap : {1u, 2u, 3u}) {
+    auto pool =
+        MemoryPool::Create({.slab_bytes = 64 * 1024, .max_bytes = 0, .thread_cache_objects = cap})
+            .value();
+    std::mt19937 rng(static_cast<unsigned>(cap));
+    std::vector<std::pair<void*, std::size_t>> live;
+    std::set<void*> seen;
+    for (int round = 0; round < 2000; ++round) {
+      if (live.empty() || rng() % 3 != 0) {
+        const std::size_t bytes = 1 + rng() % 3000;
+        void* p = pool->Allocate(bytes);
+        ASSERT_NE(p, nullptr);
+        ASSERT_GE(pool->ObjectBytes(p), bytes);
+        ASSERT_TRUE(seen.insert(p).second) << "handed out twice: " << p;
+        std::memset(p, 0x5a, bytes);
+        live.emplace_back(p, bytes);
+      } else {
+        const std::size_t i = rng() % live.size();
+        seen.erase(live[i].first);
+        pool->Free(live[i].first);
+        live[i] = live.back();
+        live.pop_back();
+      }
+    }
+    uint64_t bytes = 0;
+    for (auto& [p, n] : live) bytes += pool->ObjectBytes(p);
+    auto st = pool->Stats();
+    EXPECT_EQ(st.bytes_in_use, bytes) << "cap " << cap;
+    for (auto& [p, n] : live) pool->Free(p);
+    st = pool->Stats();
+    EXPECT_EQ(st.bytes_in_use, 0u);
+    for (const auto& c : st.classes) EXPECT_LE(c.cached, cap);
+  }
+}
+
 TEST(MemoryPoolTest, CrossThreadFreesUnderStress) {
   auto pool =
       MemoryPool::Create({.slab_bytes = 64 * 1024, .max_bytes = 0, .thread_cache_objects = 16})

@@ -55,7 +55,7 @@ class MemoryPool {
   // `p` must come from this pool's Allocate (any thread may free it).
   void Free(void* p);
 
-  std::size_t MaxObjectBytes() const { return class_bytes_.back(); }
+  std::size_t MaxObjectBytes() const { return max_object_bytes_; }
   // The usable size of an object from this pool.
   std::size_t ObjectBytes(const void* p) const;
   // Exact when no thread is allocating or freeing; otherwise a consistent-enough sample.
@@ -68,16 +68,19 @@ class MemoryPool {
   struct Central;
   MemoryPool(MemoryPoolOptions options, std::span<std::byte> region);
 
-  int ClassOf(std::size_t bytes) const;
-  ThreadCache* CacheForThisThread();
+  ThreadCache* CacheForThisThread();  // the slow look-up, when the last-used cache is another's
+  void* AllocateSlow(ThreadCache* cache, int cls);
+  void FreeSlow(ThreadCache* cache, int cls, void* p);
   Slab* NewSlab();  // caller holds slabs_mu_
-  // Central free lists, under the class's lock.
-  std::size_t Refill(int cls, void** out, std::size_t want);
-  void Release(int cls, void* const* objects, std::size_t n);
+  // Central free lists, under the class's lock. Objects travel as lists linked through their
+  // first word, the same links the thread caches use.
+  std::size_t Refill(int cls, void** head, std::size_t want);
+  void Release(int cls, void* head, std::size_t n);
 
   const MemoryPoolOptions options_;
   const uint64_t id_;            // unique per pool in this process; never reused
   const std::size_t cache_cap_;  // objects per class in each thread cache
+  const std::size_t max_object_bytes_;
   std::vector<std::size_t> class_bytes_;
   std::vector<std::unique_ptr<Central>> central_;
 

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "zenith/common/status.h"
@@ -59,13 +61,34 @@ struct Topology {
 inline constexpr uint16_t kNvidiaVendorId = 0x10de;
 
 struct TopologyOptions {
-  bool io_devices = true;  // scan PCI devices (slower than CPUs and memory alone)
+  bool io_devices = true;  // list PCI devices (from sysfs; slower than CPUs and memory alone)
   // An hwloc synthetic description ("package:2 numa:1 core:4 pu:2") instead of this machine:
   // how tests see a multi-node machine on a one-node one.
   std::string synthetic;
+  // Where sysfs is mounted; PCI devices are read below it (tests point it at a fake tree).
+  std::string sysfs_root = "/sys";
 };
 
 Result<Topology> DiscoverTopology(const TopologyOptions& options = {});
+
+// Keeps the last discovery for callers that ask often (a device plugin's loops). Get() checks
+// a fingerprint of what can change while the machine runs (online CPUs, online NUMA nodes, the
+// PCI device list and the network interface names, read from sysfs_root) and discovers again
+// when it moved. It does not notice memory hot-plug or a block, RDMA or DRM device renamed
+// (rare at run time); a new TopologyCache discovers afresh. Not thread-safe: one owner.
+class TopologyCache {
+ public:
+  explicit TopologyCache(TopologyOptions options = {}) : options_(std::move(options)) {}
+  Result<Topology> Get();
+  int discoveries() const { return discoveries_; }  // full discoveries so far
+
+ private:
+  std::string Fingerprint() const;
+  TopologyOptions options_;
+  std::string fingerprint_;
+  std::optional<Topology> topology_;
+  int discoveries_ = 0;
+};
 
 void to_json(nlohmann::json& j, const Topology& t);
 void from_json(const nlohmann::json& j, Topology& t);
