@@ -8,8 +8,9 @@
   bench.py raw DIR                       read every byte of DIR's files (1 MiB reads), GB/s
   ... --metric samples|gbs|wait  [--trainer-ms MS]
 
-samples: samples/s; gbs: payload GB/s; wait: percent of the trainer's time spent waiting for
-the next batch while it "trains" --trainer-ms per batch (starvation).
+samples: samples/s; gbs: payload GB/s; wait: percent of the trainer's time spent blocked in
+next() for the next batch while it "trains" --trainer-ms per batch (starvation); touching the
+batch's bytes counts as training, on every side alike.
 Every mode touches each sample's bytes once (a sum of one byte per sample) so nothing is lazy.
 """
 import argparse
@@ -39,16 +40,26 @@ class Meter:
         self.bytes = 0
         self.wait = 0.0
         self.start = time.perf_counter()
-        self.last = self.start
+
+    def batches(self, iterable):
+        """The batches of `iterable`, timing only the waits inside iter() and next()."""
+        t = time.perf_counter()
+        it = iter(iterable)  # DataLoader starts its workers here
+        self.wait += time.perf_counter() - t
+        while True:
+            t = time.perf_counter()
+            try:
+                b = next(it)
+            except StopIteration:
+                return
+            self.wait += time.perf_counter() - t
+            yield b
 
     def got(self, samples, nbytes):
-        now = time.perf_counter()
-        self.wait += now - self.last
         self.samples += samples
         self.bytes += nbytes
         if self.trainer_s:
             time.sleep(self.trainer_s)  # the "training step"
-        self.last = time.perf_counter()
 
     def report(self, metric):
         total = time.perf_counter() - self.start
@@ -60,7 +71,7 @@ class Meter:
 
 
 def consume_zenith(batches, meter):
-    for b in batches:
+    for b in meter.batches(batches):
         if b.is_tensor:
             t = b.tensor()
             flat = t.reshape(t.shape[0], -1)
@@ -164,7 +175,7 @@ def run_torch(args):
     loader = DataLoader(ds, batch_size=args.batch, shuffle=False, num_workers=args.workers,
                         collate_fn=collate, prefetch_factor=4 if args.workers else None)
     meter = Meter(args.trainer_ms)
-    for batch in loader:
+    for batch in meter.batches(loader):
         if isinstance(batch, list):
             _ = sum(b[0] for b in batch if b)
             meter.got(len(batch), sum(len(b) for b in batch))

@@ -1,5 +1,6 @@
 #include "zenith/runtime/batcher.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace zenith::runtime {
@@ -71,9 +72,11 @@ Layout Plan(const BatchPlan& plan) {
   Layout l;
   for (const Sample& s : plan.samples) {
     for (const auto& f : s.fields) {
-      bool seen = false;
-      for (auto n : l.names) seen = seen || n == f.first;
-      if (!seen) l.names.push_back(f.first);
+      // Most batches have one field name throughout: the last one found matches first.
+      if (!l.names.empty() && l.names.back() == f.first) continue;
+      if (std::find(l.names.begin(), l.names.end(), f.first) == l.names.end()) {
+        l.names.push_back(f.first);
+      }
     }
   }
   const uint64_t n = plan.samples.size();
@@ -155,6 +158,21 @@ Result<uint64_t> PackBatch(const BatchPlan& plan, const std::vector<std::string>
     std::memcpy(base + l.keys_offset + i * sizeof key, &key, sizeof key);
   }
   uint64_t cursor = 0;
+  if (l.names.size() == 1) {
+    // One field name: a sample's first field starts its bytes (as the loop below finds it).
+    for (std::size_t i = 0; i < n; ++i) {
+      const Sample& s = plan.samples[i];
+      BatchIndexEntry e{BatchIndexEntry::kMissing, 0};
+      if (!s.fields.empty()) {
+        const uint64_t length = s.fields.front().second;
+        e = {cursor, length};
+        std::memcpy(base + l.data_offset + cursor, s.bytes.data(), length);
+        cursor += length;
+      }
+      std::memcpy(base + l.index_offset + i * sizeof e, &e, sizeof e);
+    }
+    return l.total;
+  }
   for (std::size_t f = 0; f < l.names.size(); ++f) {
     for (std::size_t i = 0; i < n; ++i) {
       const Sample& s = plan.samples[i];

@@ -3,9 +3,12 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "zenith/common/log.h"
 
@@ -124,6 +127,185 @@ uint64_t DetRng::Below(uint64_t n) {
   return static_cast<uint64_t>((static_cast<unsigned __int128>(Next()) * n) >> 64);
 }
 
+namespace {
+// The sample's own copy of a record's fields, back to back; returns the payload bytes.
+std::size_t CopyRecord(const Record& record, Sample& out) {
+  out.offset = record.offset;
+  std::size_t total = 0;
+  for (const RecordField& f : record.fields) total += f.data.size();
+  out.bytes.resize(total);
+  out.fields.resize(record.fields.size());
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < record.fields.size(); ++i) {
+    const RecordField& f = record.fields[i];
+    if (!f.data.empty()) std::memcpy(out.bytes.data() + at, f.data.data(), f.data.size());
+    at += f.data.size();
+    out.fields[i].first.assign(f.name);
+    out.fields[i].second = at;
+  }
+  return total;
+}
+
+Result<std::unique_ptr<RecordReader>> OpenRecords(const DatasetOptions& options, FileReader& reader,
+                                                  const std::string& path) {
+  ZENITH_ASSIGN_OR_RETURN(Format format, ChooseFormat(options.format, path));
+  ZENITH_ASSIGN_OR_RETURN(auto source, FileSource::Open(reader, path, options.source));
+  return MakeRecordReader(format, std::move(source), options.format_options);
+}
+}  // namespace
+
+namespace internal {
+
+// A run of one file's samples, decoded by a worker, then what stopped the run: an error at that
+// point of the file (ok: none) and whether the file ended there.
+struct DecodedPiece {
+  std::vector<Sample> samples;  // the first `count` are filled; the rest keep their buffers
+  std::size_t count = 0;
+  TensorSpec spec;
+  Status error;
+  bool last = false;
+};
+
+// Worker threads that each take the next file of the epoch's order and decode it into pieces;
+// the stream takes pieces file by file, so the order is the sequential one whatever the timing.
+// At most `threads` files are in flight and each queues a bounded number of pieces, so memory
+// stays bounded; a worker never waits on another, so the file being consumed always progresses.
+class DecodeAhead {
+ public:
+  DecodeAhead(const DatasetOptions& options, const std::vector<uint32_t>& files, unsigned threads)
+      : options_(options), files_(files), queues_(files.size()), threads_(threads) {
+    for (unsigned t = 0; t < threads; ++t) workers_.emplace_back([this] { Work(); });
+  }
+  ~DecodeAhead() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  // The next piece of the k-th file of the order; waits for its worker.
+  std::unique_ptr<DecodedPiece> Take(std::size_t k) {
+    std::unique_lock lock(mu_);
+    ready_cv_.wait(lock, [&] { return !queues_[k].empty(); });
+    auto piece = std::move(queues_[k].front());
+    queues_[k].pop_front();
+    // Wake workers only for a file slot or when a full queue drained to half, so a worker that
+    // is ahead sleeps and wakes once per several pieces, not once per piece.
+    const bool wake = piece->last || queues_[k].size() == kResumeAt;
+    if (piece->last) consuming_ = k + 1;
+    lock.unlock();
+    if (wake) work_cv_.notify_all();
+    return piece;
+  }
+  void Recycle(std::unique_ptr<DecodedPiece> piece) {
+    std::lock_guard lock(mu_);
+    spare_.push_back(std::move(piece));
+  }
+
+ private:
+  static constexpr std::size_t kPieceSamples = 256;
+  static constexpr std::size_t kPieceBytes = 2 << 20;
+  static constexpr std::size_t kQueuedPieces = 8;  // per file
+  static constexpr std::size_t kResumeAt = kQueuedPieces / 2;
+
+  std::unique_ptr<DecodedPiece> Spare() {
+    std::lock_guard lock(mu_);
+    if (spare_.empty()) return std::make_unique<DecodedPiece>();
+    auto p = std::move(spare_.back());
+    spare_.pop_back();
+    return p;
+  }
+  // Queues a piece of file k (waiting for room); false when stopping.
+  bool Push(std::size_t k, std::unique_ptr<DecodedPiece> piece) {
+    {
+      std::unique_lock lock(mu_);
+      if (queues_[k].size() >= kQueuedPieces) {
+        work_cv_.wait(lock, [&] { return stop_ || queues_[k].size() <= kResumeAt; });
+      }
+      if (stop_) return false;
+      queues_[k].push_back(std::move(piece));
+    }
+    ready_cv_.notify_one();
+    return true;
+  }
+
+  void Work() {
+    auto made = options_.make_reader ? options_.make_reader()
+                                     : Result<std::unique_ptr<FileReader>>(FailedPreconditionError(
+                                           "decode threads need make_reader"));
+    for (;;) {
+      std::size_t k;
+      {
+        std::unique_lock lock(mu_);
+        work_cv_.wait(
+            lock, [&] { return stop_ || next_ >= files_.size() || next_ < consuming_ + threads_; });
+        if (stop_ || next_ >= files_.size()) return;
+        k = next_++;
+      }
+      if (!Decode(k, made)) return;
+    }
+  }
+
+  bool Decode(std::size_t k, Result<std::unique_ptr<FileReader>>& reader) {
+    const uint32_t file = files_[k];
+    const std::string& path = options_.files[file];
+    auto piece = Spare();
+    piece->count = 0;
+    piece->error = Status::Ok();
+    piece->last = false;
+    auto opened = reader.ok() ? OpenRecords(options_, **reader, path)
+                              : Result<std::unique_ptr<RecordReader>>(reader.status());
+    if (!opened.ok()) {
+      piece->error = opened.status();
+      piece->last = true;
+      return Push(k, std::move(piece));
+    }
+    RecordReader& records = **opened;
+    Record record;
+    std::size_t bytes = 0;
+    for (;;) {
+      auto r = records.Next(record);
+      const bool end = r.ok() && !*r;
+      if (r.ok() && *r) {
+        if (piece->samples.size() <= piece->count) piece->samples.emplace_back();
+        Sample& s = piece->samples[piece->count++];
+        s.file = file;
+        bytes += CopyRecord(record, s);
+        if (piece->count < kPieceSamples && bytes < kPieceBytes) continue;
+      } else if (!r.ok()) {
+        piece->error = r.status();
+      }
+      // Fail stops at the first error; skip goes on as the sequential reader does.
+      piece->last = end || (!r.ok() && !options_.skip_errors);
+      piece->spec = records.spec();
+      const bool last = piece->last;
+      if (!Push(k, std::move(piece))) return false;
+      if (last) return true;
+      piece = Spare();
+      piece->count = 0;
+      piece->error = Status::Ok();
+      bytes = 0;
+    }
+  }
+
+  const DatasetOptions& options_;
+  const std::vector<uint32_t>& files_;
+  std::mutex mu_;
+  std::condition_variable work_cv_;   // workers: a file slot, room in a queue, or stop
+  std::condition_variable ready_cv_;  // the stream: a piece arrived
+  std::vector<std::deque<std::unique_ptr<DecodedPiece>>> queues_;  // per position in files_
+  std::vector<std::unique_ptr<DecodedPiece>> spare_;
+  std::size_t next_ = 0;       // the next file a worker starts
+  std::size_t consuming_ = 0;  // the file the stream is handing out
+  bool stop_ = false;
+  const unsigned threads_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace internal
+
 SampleStream::SampleStream(const DatasetOptions& options, uint64_t epoch, FileReader& reader,
                            DatasetStats& stats)
     : options_(options),
@@ -146,6 +328,24 @@ SampleStream::SampleStream(const DatasetOptions& options, uint64_t epoch, FileRe
       files_.push_back(order[i]);
     }
   }
+  if (options.decode_threads > 0 && !files_.empty()) {
+    const auto threads =
+        static_cast<unsigned>(std::min<std::size_t>(options.decode_threads, files_.size()));
+    ahead_ = std::make_unique<internal::DecodeAhead>(options, files_, threads);
+  }
+}
+
+SampleStream::~SampleStream() = default;
+
+bool SampleStream::Mine() {
+  return !by_record_ || global_record_++ % static_cast<uint64_t>(options_.shard.world_size) ==
+                            static_cast<uint64_t>(options_.shard.rank);
+}
+
+const TensorSpec* SampleStream::Intern(const TensorSpec& spec) {
+  if (spec.dtype.empty()) return nullptr;
+  if (specs_.empty() || !(specs_.back() == spec)) specs_.push_back(spec);
+  return &specs_.back();
 }
 
 Status SampleStream::Failed(const Status& error) {
@@ -158,16 +358,12 @@ Status SampleStream::Failed(const Status& error) {
 }
 
 Result<bool> SampleStream::Pull(Sample& out) {
+  if (ahead_) return PullAhead(out);
   for (;;) {
     if (!current_) {
       if (next_file_ >= files_.size()) return false;
       current_file_ = files_[next_file_++];
-      const std::string& path = options_.files[current_file_];
-      auto opened = [&]() -> Result<std::unique_ptr<RecordReader>> {
-        ZENITH_ASSIGN_OR_RETURN(Format format, ChooseFormat(options_.format, path));
-        ZENITH_ASSIGN_OR_RETURN(auto source, FileSource::Open(reader_, path, options_.source));
-        return MakeRecordReader(format, std::move(source), options_.format_options);
-      }();
+      auto opened = OpenRecords(options_, reader_, options_.files[current_file_]);
       if (!opened.ok()) {
         ZENITH_RETURN_IF_ERROR(Failed(opened.status()));
         continue;
@@ -183,34 +379,36 @@ Result<bool> SampleStream::Pull(Sample& out) {
       current_.reset();
       continue;
     }
-    if (by_record_ && global_record_++ % static_cast<uint64_t>(options_.shard.world_size) !=
-                          static_cast<uint64_t>(options_.shard.rank)) {
-      continue;
-    }
-    const TensorSpec& spec = current_->spec();
-    if (spec.dtype.empty()) {
-      out.spec = nullptr;
-    } else {
-      if (specs_.empty() || !(specs_.back() == spec)) specs_.push_back(spec);
-      out.spec = &specs_.back();
-    }
+    if (!Mine()) continue;
+    out.spec = Intern(current_->spec());
     out.file = current_file_;
-    out.offset = record_.offset;
-    std::size_t total = 0;
-    for (const RecordField& f : record_.fields) total += f.data.size();
-    out.bytes.resize(total);
-    out.fields.resize(record_.fields.size());
-    std::size_t at = 0;
-    for (std::size_t i = 0; i < record_.fields.size(); ++i) {
-      const RecordField& f = record_.fields[i];
-      if (!f.data.empty()) std::memcpy(out.bytes.data() + at, f.data.data(), f.data.size());
-      at += f.data.size();
-      out.fields[i].first.assign(f.name);
-      out.fields[i].second = at;
-    }
+    const std::size_t total = CopyRecord(record_, out);
     if (stats_.records) stats_.records->Add();
     if (stats_.bytes) stats_.bytes->Add(total);
     return true;
+  }
+}
+
+Result<bool> SampleStream::PullAhead(Sample& out) {
+  for (;;) {
+    if (!piece_) {
+      if (next_file_ >= files_.size()) return false;
+      piece_ = ahead_->Take(next_file_);
+      piece_next_ = 0;
+    }
+    if (piece_next_ < piece_->count) {
+      Sample& s = piece_->samples[piece_next_++];
+      if (!Mine()) continue;
+      std::swap(out, s);  // the piece keeps out's old buffers for its next use
+      out.spec = Intern(piece_->spec);
+      if (stats_.records) stats_.records->Add();
+      if (stats_.bytes) stats_.bytes->Add(out.bytes.size());
+      return true;
+    }
+    const Status error = piece_->error;
+    if (piece_->last) ++next_file_;
+    ahead_->Recycle(std::move(piece_));
+    if (!error.ok()) ZENITH_RETURN_IF_ERROR(Failed(error));
   }
 }
 

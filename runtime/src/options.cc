@@ -1,5 +1,8 @@
 #include "zenith/runtime/options.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "zenith/runtime/producer_engine.h"
 
 namespace zenith::runtime {
@@ -30,6 +33,9 @@ const std::vector<common::ConfigKey>& ConfigKeys() {
       {"max-consumers", "trainer processes that may attach at once (default 8)"},
       {"io", "auto (io_uring, else pread threads) or pread (default auto)"},
       {"queue-depth", "reads in flight (default 32)"},
+      {"decode-threads",
+       "threads decoding files ahead, order kept (default -1: half the CPUs, at most 4, none "
+       "with 2 CPUs or fewer; 0: none)"},
   };
   return keys;
 }
@@ -77,6 +83,7 @@ Result<Options> LoadOptions(const common::Config& config) {
   ZENITH_ASSIGN_OR_RETURN(o.max_consumers, config.Int("max-consumers", o.max_consumers, 1, 256));
   ZENITH_ASSIGN_OR_RETURN(o.io, config.Enum("io", o.io, {"auto", "pread"}));
   ZENITH_ASSIGN_OR_RETURN(o.queue_depth, config.Int("queue-depth", o.queue_depth, 1, 4096));
+  ZENITH_ASSIGN_OR_RETURN(o.decode_threads, config.Int("decode-threads", o.decode_threads, -1, 64));
   if (o.epochs != 0 && o.resume_epoch >= o.epochs) {
     return InvalidArgumentError("resume-epoch " + std::to_string(o.resume_epoch) +
                                 " is not below epochs " + std::to_string(o.epochs));
@@ -114,6 +121,12 @@ Result<EngineOptions> ToEngineOptions(
   e.channel.per_consumer_depth = static_cast<uint32_t>(o.prefetch);
   e.reader.force_pread = o.io == "pread";
   e.reader.queue_depth = static_cast<unsigned>(o.queue_depth);
+  // Auto: decode threads only pay with cores to spare beside the engine and the trainers; on a
+  // 2-CPU machine they cost more CPU (handing samples between cores) than they save.
+  const unsigned cpus = std::thread::hardware_concurrency();
+  e.dataset.decode_threads = o.decode_threads >= 0 ? static_cast<unsigned>(o.decode_threads)
+                             : cpus > 2            ? std::min(cpus / 2, 4u)
+                                                   : 0;
   return e;
 }
 

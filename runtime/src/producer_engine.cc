@@ -96,7 +96,9 @@ Status ProducerEngine::Produce() {
   ZENITH_ASSIGN_OR_RETURN(DatasetStats stats, DatasetStats::Register(telemetry_));
   ZENITH_ASSIGN_OR_RETURN(auto reader, FileReader::Create(options_.reader, telemetry_));
   const std::vector<std::string> files = options_.dataset.files;
-  Batcher batcher(options_.dataset, options_.batching, *reader, stats);
+  DatasetOptions dataset = options_.dataset;
+  dataset.make_reader = [this] { return FileReader::Create(options_.reader, telemetry_); };
+  Batcher batcher(std::move(dataset), options_.batching, *reader, stats);
   auto stop = [this] { return stop_.load(std::memory_order_acquire); };
 
   uint64_t waited_seen = 0;
@@ -112,8 +114,8 @@ Status ProducerEngine::Produce() {
     auto started = std::chrono::steady_clock::now();
     ZENITH_ASSIGN_OR_RETURN(bool got, batcher.Next(plan));
     if (!got) break;
-    const uint64_t need = PackedBatchBytes(plan);
     if (!channel_) {
+      const uint64_t need = PackedBatchBytes(plan);
       ChannelOptions co = options_.channel;
       if (co.slot_bytes == 0) co.slot_bytes = std::max<uint64_t>(2 * need, 64 << 10);
       ZENITH_ASSIGN_OR_RETURN(channel_, ChannelProducer::Create(co, telemetry_));

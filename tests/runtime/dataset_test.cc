@@ -175,6 +175,71 @@ TEST_F(DatasetTest, OnErrorSkipCountsAndContinuesFailStops) {
   EXPECT_NE(error.message().find("z-bad.tfrecord"), std::string::npos) << error;
 }
 
+TEST_F(DatasetTest, DecodeThreadsKeepTheSequentialOrderSkipsAndErrors) {
+  DatasetOptions options;
+  options.files = MakeTfRecords({7, 13, 1, 20, 0, 9, 600});
+  std::string bad;
+  AppendTfRecord(bad, "good0");
+  AppendTfRecord(bad, "broken");
+  AppendTfRecord(bad, "good2");
+  bad[21 + 12 + 2] ^= 1;  // inside "broken"'s data
+  options.files.push_back(dir_.Write("part-3b.tfrecord", bad));
+  options.files.push_back(dir_.Path("part-3c.tfrecord"));  // missing
+  std::sort(options.files.begin(), options.files.end());
+  options.shuffle_buffer = 8;
+  options.seed = 3;
+  options.make_reader = [this] { return FileReader::Create(FileReaderOptions{}, telemetry_); };
+  // Every sample with its key, then the error that ended the epoch (if any).
+  auto run = [&](const DatasetOptions& o, uint64_t* skipped) {
+    const uint64_t before = stats_.skipped->Value();
+    SampleStream stream(o, 1, *reader_, stats_);
+    std::vector<std::string> out;
+    Sample s;
+    for (;;) {
+      auto r = stream.Next(s);
+      if (!r.ok()) {
+        out.push_back("error: " + r.status().message());
+        break;
+      }
+      if (!*r) break;
+      out.push_back(std::to_string(s.file) + "@" + std::to_string(s.offset) + " " +
+                    AsString(s.bytes));
+    }
+    *skipped = stats_.skipped->Value() - before;
+    return out;
+  };
+  for (bool skip : {true, false}) {
+    for (bool shuffle : {true, false}) {
+      for (int world : {1, 3, 12}) {
+        options.skip_errors = skip;
+        options.shuffle = shuffle;
+        options.shard = {world - 1, world};
+        options.decode_threads = 0;
+        uint64_t want_skipped = 0;
+        const auto want = run(options, &want_skipped);
+        ASSERT_FALSE(want.empty());
+        for (unsigned threads : {1u, 2u, 3u, 16u}) {
+          options.decode_threads = threads;
+          uint64_t skipped = 0;
+          EXPECT_EQ(run(options, &skipped), want)
+              << "threads " << threads << " skip " << skip << " world " << world;
+          EXPECT_EQ(skipped, want_skipped);
+        }
+      }
+    }
+  }
+}
+
+TEST_F(DatasetTest, DecodeThreadsStopMidEpoch) {
+  DatasetOptions options;
+  options.files = MakeTfRecords({500, 500, 500, 500});
+  options.decode_threads = 3;
+  options.make_reader = [this] { return FileReader::Create(FileReaderOptions{}, telemetry_); };
+  SampleStream stream(options, 0, *reader_, stats_);
+  Sample s;
+  ASSERT_TRUE(*stream.Next(s));  // the workers are queueing pieces when the stream goes away
+}
+
 std::vector<std::vector<std::string>> AllBatches(Batcher& b,
                                                  std::vector<BatchPlan>* plans = nullptr) {
   std::vector<std::vector<std::string>> out;

@@ -34,6 +34,7 @@ TEST(ProducerEngineTest, DeliversEveryRecordThroughTheChannel) {
   EngineOptions options;
   options.dataset.files = *ListDatasetFiles(dir.path().string());
   options.dataset.shuffle_buffer = 16;
+  options.dataset.decode_threads = 2;  // the engine gives each worker its own reader
   options.batching.batch_size = 8;
   options.batching.epochs = 2;
   options.channel.dir = dir.path().string();

@@ -79,12 +79,20 @@ TEST(Crc32cTest, KnownValueAndHardwareMatchesTable) {
   EXPECT_EQ(Crc32c(AsBytes("123456789")), 0xe3069283u);
   EXPECT_EQ(Crc32cPortable(AsBytes("123456789")), 0xe3069283u);
   std::mt19937 rng(1);
-  for (std::size_t n : {0, 1, 7, 8, 9, 63, 64, 1000, 4097}) {
+  for (std::size_t n : {0, 1, 7, 8, 9, 63, 64, 95, 96, 97, 256, 1000, 4097, 12288, 12289, 30000}) {
     const std::string s = RandomBytes(rng, n);
     EXPECT_EQ(Crc32c(AsBytes(s)), Crc32cPortable(AsBytes(s))) << n;
     // Continuing a CRC over two halves equals the CRC of the whole.
     EXPECT_EQ(Crc32c(AsBytes(s.substr(n / 2)), Crc32c(AsBytes(s.substr(0, n / 2)))),
               Crc32c(AsBytes(s)));
+  }
+  // Every length and alignment around the three-chain thresholds, against the table.
+  const std::string big = RandomBytes(rng, 2048);
+  for (std::size_t at = 0; at < 8; ++at) {
+    for (std::size_t n = 0; n + at <= 700; ++n) {
+      const auto bytes = AsBytes(big).subspan(at, n);
+      ASSERT_EQ(Crc32c(bytes, 0x1234567u), Crc32cPortable(bytes, 0x1234567u)) << at << " " << n;
+    }
   }
 }
 

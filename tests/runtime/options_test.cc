@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
+#include "dataplane_test_util.h"
 #include "zenith/runtime/producer_engine.h"
 
 namespace zenith::runtime {
@@ -34,9 +38,12 @@ TEST(RuntimeOptionsTest, BadValuesNameTheKey) {
 }
 
 TEST(RuntimeOptionsTest, DataPlaneKeysAndEngineOptions) {
+  // A dataset of its own: listing all of /tmp races with whatever else deletes files there.
+  testing::TempDir dir("options");
+  const std::string source = "--source=" + dir.Write("a.tfrecord", "");
   auto o = LoadOptions(
-      Load({"--source=/tmp", "--record-shape=3,4", "--on-error=skip", "--last-batch=pad",
-            "--epochs=3", "--resume-epoch=1", "--resume-step=7", "--shm-dir=memfd", "--slots=8"}));
+      Load({source, "--record-shape=3,4", "--on-error=skip", "--last-batch=pad", "--epochs=3",
+            "--resume-epoch=1", "--resume-step=7", "--shm-dir=memfd", "--slots=8"}));
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->record_shape, (std::vector<int64_t>{3, 4}));
   EXPECT_EQ(o->on_error, "skip");
@@ -53,6 +60,17 @@ TEST(RuntimeOptionsTest, DataPlaneKeysAndEngineOptions) {
   EXPECT_EQ(e->batching.last, LastBatch::kPad);
   EXPECT_EQ(e->batching.start_step, 7u);
   EXPECT_EQ(e->channel.dir, "memfd");
+  const unsigned cpus = std::thread::hardware_concurrency();  // default: half, at most 4
+  EXPECT_EQ(e->dataset.decode_threads, cpus > 2 ? std::min(cpus / 2, 4u) : 0u);
+  auto threads = LoadOptions(Load({source, "--decode-threads=3"}));
+  ASSERT_TRUE(threads.ok()) << threads.status();
+  EXPECT_EQ(ToEngineOptions(*threads, env)->dataset.decode_threads, 3u);
+  auto inline_decode = LoadOptions(Load({source, "--decode-threads=0"}));
+  ASSERT_TRUE(inline_decode.ok()) << inline_decode.status();
+  EXPECT_EQ(ToEngineOptions(*inline_decode, env)->dataset.decode_threads, 0u);
+  auto bad_threads = LoadOptions(Load({"--decode-threads=-2"}));
+  ASSERT_FALSE(bad_threads.ok());
+  EXPECT_NE(bad_threads.status().message().find("'decode-threads'"), std::string::npos);
 
   auto bad = LoadOptions(Load({"--record-shape=3,x"}));
   ASSERT_FALSE(bad.ok());

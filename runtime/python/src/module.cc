@@ -86,11 +86,11 @@ py::object Wrap(std::shared_ptr<Source> source, const ChannelConsumer::Batch& b)
   return py::cast(std::make_unique<Batch>(std::move(source), b));
 }
 
-// Next batch or StopIteration; the GIL is released while waiting.
+// Next batch or StopIteration; the GIL is released while waiting (not when one is ready).
 py::object NextBatch(const std::shared_ptr<Source>& source, double timeout_s) {
   ChannelConsumer::Batch b;
   ChannelConsumer::Error err;
-  {
+  if (!source->consumer->TryNext(&b, &err)) {
     py::gil_scoped_release release;
     err =
         source->consumer->Next(&b, std::chrono::nanoseconds(static_cast<int64_t>(timeout_s * 1e9)));
@@ -203,7 +203,8 @@ py::array View(py::handle owner, const py::dtype& dtype, std::size_t itemsize,
   }
   py::array a(dtype, std::move(shape), std::move(strides), ptr, owner);
   // Read-only: the bytes belong to the producer's buffer, reused after this batch is gone.
-  a.attr("flags").attr("writeable") = false;
+  // (NumPy's PyArray_CLEARFLAGS; a Python attribute call costs more than the rest of a view.)
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
   return a;
 }
 

@@ -59,6 +59,15 @@ class ChannelConsumer {
   ChannelConsumer(const ChannelConsumer&) = delete;
   ChannelConsumer& operator=(const ChannelConsumer&) = delete;
 
+  // The next batch if one is already queued (true, with `error` set as Next would), else false
+  // at once.
+  bool TryNext(Batch* out, Error* error) {
+    ChannelDescriptor d;
+    if (!full_->TryPop(d)) return false;
+    *error = Take(d, out);
+    return true;
+  }
+
   // Waits up to `timeout` for the next batch. kEndOfData once the producer finished and every
   // batch was taken; kProducerGone when it died or stopped.
   Error Next(Batch* out, std::chrono::nanoseconds timeout) {

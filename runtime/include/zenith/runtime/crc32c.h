@@ -1,5 +1,6 @@
-// CRC32C (Castagnoli), the checksum TFRecord frames carry: SSE4.2's crc32 instruction when the
-// CPU has it (checked once at start-up), else a slicing-by-8 table. Both give identical values.
+// CRC32C (Castagnoli), the checksum TFRecord frames carry: SSE4.2's crc32 instruction on three
+// interleaved chains joined with PCLMUL when the CPU has both (checked once at start-up), else a
+// slicing-by-8 table. Both give identical values.
 #pragma once
 
 #include <cstddef>
@@ -12,7 +13,7 @@ namespace zenith::runtime {
 uint32_t Crc32c(std::span<const std::byte> data, uint32_t crc = 0);
 // The table implementation, always; exposed so tests can compare it with the fast one.
 uint32_t Crc32cPortable(std::span<const std::byte> data, uint32_t crc = 0);
-// True when Crc32c uses the SSE4.2 instruction.
+// True when Crc32c uses the SSE4.2 instruction (and PCLMUL).
 bool Crc32cIsHardware();
 
 // TFRecord's masking (a rotation plus a constant), so a CRC of data that holds CRCs stays strong.

@@ -46,6 +46,11 @@ struct DatasetOptions {
   bool shuffle = true;                // shuffle file order and samples each epoch
   std::size_t shuffle_buffer = 1024;  // samples held for the shuffle (<= 1: file order only)
   FileSource::Options source;
+  // Files decoded ahead, one worker thread per file at a time, samples still handed out in the
+  // sequential order; 0 decodes on the caller's thread. Each worker reads through its own
+  // FileReader from make_reader (a FileReader serves one thread), required when > 0.
+  unsigned decode_threads = 0;
+  std::function<Result<std::unique_ptr<FileReader>>()> make_reader;
 };
 
 // A sample owned by the stream's caller: its fields' bytes back to back.
@@ -79,17 +84,27 @@ class DetRng {
   uint64_t s_;
 };
 
+namespace internal {
+class DecodeAhead;
+struct DecodedPiece;
+}  // namespace internal
+
 class SampleStream {
  public:
   SampleStream(const DatasetOptions& options, uint64_t epoch, FileReader& reader,
                DatasetStats& stats);
+  ~SampleStream();  // stops and joins the decode workers
   // The files this rank reads this epoch, in order (indices into options.files).
   const std::vector<uint32_t>& files() const { return files_; }
   // Moves the next sample into `out` (reusing its buffers); false at the end of the epoch.
   Result<bool> Next(Sample& out);
 
  private:
-  Result<bool> Pull(Sample& out);  // next sample of this rank, in file order
+  Result<bool> Pull(Sample& out);       // next sample of this rank, in file order
+  Result<bool> PullAhead(Sample& out);  // the same, from the decode workers
+  // This rank's share when it reads every file (by_record_), and the sample's spec interned.
+  bool Mine();
+  const TensorSpec* Intern(const TensorSpec& spec);
   Status Failed(const Status& error);
 
   const DatasetOptions& options_;
@@ -106,6 +121,9 @@ class SampleStream {
   DetRng rng_;
   std::vector<Sample> buffer_;  // the shuffle buffer
   bool drained_input_ = false;
+  std::unique_ptr<internal::DecodeAhead> ahead_;
+  std::unique_ptr<internal::DecodedPiece> piece_;  // being handed out
+  std::size_t piece_next_ = 0;
 };
 
 }  // namespace zenith::runtime
