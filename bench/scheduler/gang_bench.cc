@@ -243,13 +243,15 @@ int MakeJobs(const Args& a) {
 // nothing (everything that fits is bound). Prints pods bound, seconds, pods/s, peak RSS.
 int Schedule(const Args& a) {
   auto c = MakeClient(a);
+  auto notes =
+      MakeClient(a);  // reads, Events and status beside the binds' limiter, as in the operator
   common::MetricsRegistry metrics;
   operator_::gang::GangSchedulerOptions o;
   o.namespace_ = a.Get("ns", "gang-bench");
   if (!a.Get("prefix").empty()) o.node_selector = std::string(kGroupLabel) + "=" + a.Get("prefix");
   o.delete_grace_seconds = 0;
   o.bind_parallelism = static_cast<int>(a.Int("bind-parallelism", 16));
-  operator_::gang::GangScheduler s(*c, o, metrics, common::SystemClock::Get());
+  operator_::gang::GangScheduler s(*c, *notes, o, metrics, common::SystemClock::Get());
   const auto t0 = Clock::now();
   Status st = s.Start(std::chrono::seconds(120), /*run_loop=*/false);
   if (!st.ok()) Die(st.ToString());

@@ -222,17 +222,20 @@ Result<Json> Client::List(const GroupVersionResource& type, const std::string& n
 }
 
 Result<Json> Client::ListAll(const GroupVersionResource& type, const std::string& ns,
-                             ListOptions options) {
+                             ListOptions options, const std::function<void(Json& item)>& each) {
   Json all;
   while (true) {
     ZENITH_ASSIGN_OR_RETURN(Json page, List(type, ns, options));
+    std::string next = StringAt(page, "metadata", "continue");
+    if (each && page.contains("items") && page["items"].is_array()) {
+      for (auto& item : page["items"]) each(item);
+    }
     if (all.is_null()) {
-      all = page;
+      all = std::move(page);
       if (!all.contains("items") || !all["items"].is_array()) all["items"] = Json::array();
     } else if (page.contains("items") && page["items"].is_array()) {
       for (auto& item : page["items"]) all["items"].push_back(std::move(item));
     }
-    std::string next = StringAt(page, "metadata", "continue");
     if (next.empty()) break;
     options.continue_token = next;
     options.resource_version.clear();  // a continued list pins the first page's version

@@ -2,12 +2,19 @@
 
 namespace zenith::kube {
 
+void StripManagedFields(Json& object) {
+  auto md = object.find("metadata");
+  if (md != object.end() && md->is_object()) md->erase("managedFields");
+}
+
 Informer::Informer(Client& client, GroupVersionResource type, ResumableWatchOptions options)
     : client_(client), type_(std::move(type)), options_(std::move(options)) {}
 
 Informer::~Informer() { Stop(); }
 
 void Informer::AddHandlers(InformerHandlers handlers) { handlers_.push_back(std::move(handlers)); }
+
+void Informer::SetTransform(InformerTransform transform) { transform_ = std::move(transform); }
 
 void Informer::Start() {
   if (watch_) return;
@@ -16,6 +23,7 @@ void Informer::Start() {
     OnRelist(items, rv, initial);
   };
   h.on_event = [this](const WatchEvent& ev) { OnEvent(ev); };
+  h.transform = transform_;  // listed items are trimmed page by page, as they arrive
   watch_ = std::make_unique<ResumableWatch>(client_, type_, options_, std::move(h));
   watch_->Start();
 }
@@ -35,15 +43,26 @@ bool Informer::WaitForSync(std::chrono::milliseconds timeout) const {
 }
 
 std::optional<Json> Informer::Get(const std::string& key) const {
+  SharedObject obj = GetShared(key);
+  if (!obj) return std::nullopt;
+  return *obj;
+}
+
+SharedObject Informer::GetShared(const std::string& key) const {
   std::lock_guard lock(mu_);
   auto it = cache_.find(key);
-  if (it == cache_.end()) return std::nullopt;
-  return it->second;
+  return it == cache_.end() ? nullptr : it->second;
 }
 
 std::vector<Json> Informer::List() const {
-  std::lock_guard lock(mu_);
   std::vector<Json> out;
+  for (const SharedObject& obj : ListShared()) out.push_back(*obj);
+  return out;
+}
+
+std::vector<SharedObject> Informer::ListShared() const {
+  std::lock_guard lock(mu_);
+  std::vector<SharedObject> out;
   out.reserve(cache_.size());
   for (const auto& [k, v] : cache_) out.push_back(v);
   return out;
@@ -66,21 +85,23 @@ std::string Informer::last_resource_version() const {
 }
 
 void Informer::OnRelist(std::vector<Json>& items, const std::string& rv, bool initial) {
-  std::vector<Json> added;
-  std::vector<std::pair<Json, Json>> updated;
-  std::vector<Json> deleted;
+  std::vector<SharedObject> added;
+  std::vector<std::pair<SharedObject, SharedObject>> updated;
+  std::vector<SharedObject> deleted;
   {
-    std::lock_guard lock(mu_);
-    std::map<std::string, Json> next;
+    std::map<std::string, SharedObject> next;
     for (auto& item : items) {
       std::string key = ObjectKey(item);
+      next.emplace(std::move(key), std::make_shared<const Json>(std::move(item)));
+    }
+    std::lock_guard lock(mu_);
+    for (const auto& [key, obj] : next) {
       auto it = cache_.find(key);
       if (it == cache_.end()) {
-        added.push_back(item);
-      } else if (ResourceVersionOf(it->second) != ResourceVersionOf(item)) {
-        updated.emplace_back(it->second, item);
+        added.push_back(obj);
+      } else if (ResourceVersionOf(*it->second) != ResourceVersionOf(*obj)) {
+        updated.emplace_back(it->second, obj);
       }
-      next.emplace(std::move(key), std::move(item));
     }
     for (auto& [key, old] : cache_) {
       if (!next.count(key)) deleted.push_back(std::move(old));
@@ -91,21 +112,24 @@ void Informer::OnRelist(std::vector<Json>& items, const std::string& rv, bool in
   synced_cv_.notify_all();
   for (const auto& h : handlers_) {
     for (const auto& d : deleted) {
-      if (h.on_delete) h.on_delete(d);
+      if (h.on_delete) h.on_delete(*d);
     }
     for (const auto& a : added) {
-      if (h.on_add) h.on_add(a);
+      if (h.on_add) h.on_add(*a);
     }
     for (const auto& [o, n] : updated) {
-      if (h.on_update) h.on_update(o, n);
+      if (h.on_update) h.on_update(*o, *n);
     }
   }
 }
 
 void Informer::OnEvent(const WatchEvent& ev) {
   if (ev.type == WatchEvent::Type::kBookmark || ev.type == WatchEvent::Type::kError) return;
-  const std::string key = ObjectKey(ev.object);
-  std::optional<Json> old;
+  Json copy = ev.object;
+  if (transform_) transform_(copy);
+  auto obj = std::make_shared<const Json>(std::move(copy));
+  const std::string key = ObjectKey(*obj);
+  SharedObject old;
   {
     std::lock_guard lock(mu_);
     auto it = cache_.find(key);
@@ -113,16 +137,16 @@ void Informer::OnEvent(const WatchEvent& ev) {
     if (ev.type == WatchEvent::Type::kDeleted) {
       if (it != cache_.end()) cache_.erase(it);
     } else {
-      cache_[key] = ev.object;
+      cache_[key] = obj;
     }
   }
   for (const auto& h : handlers_) {
     if (ev.type == WatchEvent::Type::kDeleted) {
-      if (h.on_delete) h.on_delete(ev.object);
+      if (h.on_delete) h.on_delete(*obj);
     } else if (old) {
-      if (h.on_update) h.on_update(*old, ev.object);
+      if (h.on_update) h.on_update(*old, *obj);
     } else if (h.on_add) {
-      h.on_add(ev.object);
+      h.on_add(*obj);
     }
   }
 }

@@ -52,7 +52,7 @@ void ResumableWatch::Run() {
       lo.label_selector = options_.label_selector;
       lo.field_selector = options_.field_selector;
       lo.limit = options_.page_size;
-      auto list = client_.ListAll(type_, options_.namespace_, lo);
+      auto list = client_.ListAll(type_, options_.namespace_, lo, handler_.transform);
       if (stopping_.load()) break;
       if (!list.ok()) {
         log::Warn("list failed; retrying", {{"watch", what}, {"error", list.status()}});

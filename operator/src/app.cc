@@ -38,6 +38,10 @@ struct Running {
   std::unique_ptr<Controller> controller;
   std::unique_ptr<kube::LeaderElector> elector;
 #ifdef ZENITH_OPERATOR_GANG
+  // The scheduler's own clients, each with its own rate limiter: its informers and binds on one,
+  // so binds never wait behind the controller's writes, and its Events and status on the other.
+  std::unique_ptr<kube::Client> bind_client;
+  std::unique_ptr<kube::Client> notes_client;
   std::unique_ptr<gang::GangScheduler> scheduler;
 #endif
 #ifdef ZENITH_OPERATOR_API
@@ -98,8 +102,10 @@ Result<std::function<void()>> StartOperator(const common::Config& config,
     gang::GangSchedulerOptions gopts;
     gopts.scheduler_name = o.scheduler_name;
     gopts.namespace_ = o.watch_namespace;
-    run->scheduler = std::make_unique<gang::GangScheduler>(*run->client, gopts, metrics,
-                                                           common::SystemClock::Get());
+    ZENITH_ASSIGN_OR_RETURN(run->bind_client, kube::Client::Create(*rest, copts));
+    ZENITH_ASSIGN_OR_RETURN(run->notes_client, kube::Client::Create(*rest, copts));
+    run->scheduler = std::make_unique<gang::GangScheduler>(
+        *run->bind_client, *run->notes_client, gopts, metrics, common::SystemClock::Get());
   }
 #else
   if (o.binder == "gang") {

@@ -1,56 +1,32 @@
 #include "zenith/operator/placer.h"
 
 #include <algorithm>
-#include <charconv>
 
+#include "zenith/common/log.h"
 #include "zenith/operator/reconcile.h"
-#include "zenith/operator/workers.h"
+#include "zenith/operator/scheduler/kube_convert.h"
+#include "zenith/operator/scheduler/node_filter.h"
 
 namespace zenith::operator_ {
 
-namespace {
-
-// zenith.ai/gpu is a whole-number extended resource: "8" or 8.
-int64_t GpuQuantity(const Json& v) {
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (!v.is_string()) return 0;
-  const std::string& s = v.get_ref<const std::string&>();
-  int64_t n = 0;
-  std::from_chars(s.data(), s.data() + s.size(), n);
-  return n;
-}
-
-bool NodeSchedulable(const Json& node) {
-  if (Child(node, "spec").value("unschedulable", false)) return false;
-  for (const auto& c : Child(Child(node, "status"), "conditions"))
-    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
-  return false;
-}
-
-}  // namespace
-
-int64_t PodGpuRequest(const Json& pod) {
-  int64_t total = 0;
-  for (const auto& c : Child(Child(pod, "spec"), "containers")) {
-    const Json& res = Child(c, "resources");
-    const Json& req = Child(res, "requests");
-    const Json& lim = Child(res, "limits");
-    if (req.contains(kGpuResource)) {
-      total += GpuQuantity(req[kGpuResource]);
-    } else if (lim.contains(kGpuResource)) {
-      total += GpuQuantity(lim[kGpuResource]);
-    }
-  }
-  return total;
-}
+namespace log = common::log;
 
 GangMember MemberOf(const Json& pod) {
   GangMember m;
   m.pod = Child(pod, "metadata").value("name", "");
-  m.gpus = PodGpuRequest(pod);
-  const Json selector = Child(Child(pod, "spec"), "nodeSelector");
-  for (auto& [k, v] : selector.items())
+  m.gpus = UsageOf(pod).gpus;
+  const Json& spec = Child(pod, "spec");
+  for (const auto& [k, v] : Child(spec, "nodeSelector").items())
     if (v.is_string()) m.node_selector[k] = v.get<std::string>();
+  if (spec.contains("tolerations")) {
+    auto t =
+        scheduler::TolerationsFromJson(spec["tolerations"], "pod " + m.pod + ": spec.tolerations");
+    if (t.ok()) {
+      m.tolerations = std::move(*t);
+    } else {
+      log::Warn("pod tolerations not read; it tolerates no taint", {{"error", t.status()}});
+    }
+  }
   return m;
 }
 
@@ -59,10 +35,15 @@ PodUsage UsageOf(const Json& pod) {
   const Json& md = Child(pod, "metadata");
   u.key = md.value("namespace", "") + "/" + md.value("name", "");
   u.uid = md.value("uid", "");
-  u.node = PodNode(pod);
-  u.gpus = PodGpuRequest(pod);
-  std::string phase = PodPhase(pod);
-  u.active = phase != "Succeeded" && phase != "Failed";
+  auto usage = scheduler::PodUsageFromJson(pod);
+  if (!usage.ok()) {
+    log::Warn("pod not read; it counts no GPUs", {{"pod", u.key}, {"error", usage.status()}});
+    u.node = PodNode(pod);
+    return u;
+  }
+  u.node = usage->node;
+  u.gpus = usage->requests.gpus;
+  u.active = usage->holds_resources;
   return u;
 }
 
@@ -74,15 +55,20 @@ std::vector<NodeCapacity> BuildNodeCapacity(const std::vector<Json>& nodes,
   std::vector<NodeCapacity> out;
   for (const auto& n : nodes) {
     NodeCapacity c;
-    const Json& md = Child(n, "metadata");
-    c.name = md.value("name", "");
-    const Json labels = Child(md, "labels");
-    for (auto& [k, v] : labels.items())
-      if (v.is_string()) c.labels[k] = v.get<std::string>();
-    const Json& alloc = Child(Child(n, "status"), "allocatable");
-    c.allocatable_gpus = alloc.contains(kGpuResource) ? GpuQuantity(alloc[kGpuResource]) : 0;
+    auto node = scheduler::NodeFromJson(n);
+    if (!node.ok()) {
+      c.name = Child(n, "metadata").value("name", "");
+      c.schedulable = false;
+      log::Warn("node not read; nothing is placed on it", {{"error", node.status()}});
+      out.push_back(std::move(c));
+      continue;
+    }
+    c.name = node->name;
+    c.labels = std::move(node->labels);
+    c.taints = std::move(node->taints);
+    c.allocatable_gpus = node->allocatable.gpus;
     c.used_gpus = used.count(c.name) ? used[c.name] : 0;
-    c.schedulable = NodeSchedulable(n);
+    c.schedulable = !node->unschedulable;
     out.push_back(std::move(c));
   }
   std::sort(out.begin(), out.end(),
@@ -111,6 +97,7 @@ Result<Assignment> FirstFitPlacer::Place(const GangRequest& gang,
     for (size_t i = 0; i < nodes.size() && !placed; ++i) {
       const NodeCapacity& n = nodes[i];
       if (!n.schedulable || excluded(n.name) || free[i] < m.gpus) continue;
+      if (!scheduler::ToleratesNodeTaints(m.tolerations, n.taints)) continue;
       bool match = true;
       for (const auto& [k, v] : m.node_selector) {
         auto it = n.labels.find(k);

@@ -338,9 +338,27 @@ Result<Plan> Reconcile(const ReconcileInput& in, const ReconcileConfig& cfg) {
                     "workers recreated for retry " + std::to_string(attempt), step.now);
   }
 
+  // Preempted: the gang scheduler wrote status.scheduling reason Preempted and is deleting the
+  // workers. That is no failure of the job: it goes back to Queued without spending a retry,
+  // and says why in a condition. A worker ending while its preemption takes it down is not one.
+  const Json& scheduling = Child(Child(in.job, "status"), "scheduling");
+  const bool preempted = st.ConditionTrue("Preempted");
+  if (!preempted && scheduling.value("reason", "") == kPreemptedReason &&
+      (st.phase == Phase::kScheduled || st.phase == Phase::kRunning)) {
+    const std::string why = scheduling.value("message", "preempted by a higher-priority job");
+    st.SetCondition("Preempted", true, kPreemptedByReason, why, step.now);
+    step.Transition(Phase::kQueued, kPreemptedReason, why + "; the gang is queued again", true);
+    st.ready_replicas = 0;
+    st.placement.clear();
+    for (const auto& [rank, p] : current) step.Remove(*p);
+    step.RequeueAfter(cfg.poll);
+    return finish();
+  }
+
   // A failed worker, or one whose node is gone, restarts the whole gang.
   std::string failure, failure_reason;
   for (const auto& [rank, p] : current) {
+    if (preempted && p->terminating) continue;
     if (p->phase == "Failed") {
       failure = "worker rank " + std::to_string(rank) + " (pod " + p->name +
                 ") failed: " + PodFailureReason(*p->pod);
@@ -399,7 +417,7 @@ Result<Plan> Reconcile(const ReconcileInput& in, const ReconcileConfig& cfg) {
   st.placement.clear();
   for (const auto& [rank, p] : current) {
     ++existing;
-    if (!p->node.empty()) {
+    if (!p->node.empty() && !(preempted && p->terminating)) {
       ++bound;
       nodes.insert(p->node);
       st.placement.push_back({rank, p->name, p->node});
@@ -425,6 +443,8 @@ Result<Plan> Reconcile(const ReconcileInput& in, const ReconcileConfig& cfg) {
     if (target >= Phase::kSucceeded && st.phase == Phase::kScheduled)
       step.Transition(Phase::kRunning, "Running", "all " + Count(n, "worker") + " running");
   };
+  if (all_bound && preempted)
+    st.SetCondition("Preempted", false, "Rescheduled", "the gang is placed again", step.now);
   if (succeeded == n) {
     if (all_bound) through(Phase::kSucceeded);
     step.Transition(Phase::kSucceeded, "Succeeded", "all " + Count(n, "worker") + " completed");

@@ -72,6 +72,25 @@ class ScriptedServer final : public Transport {
   std::vector<std::string> paths_;
 };
 
+// A client without a rate limit over the scripted server, and an informer on namespace d's
+// ConfigMaps.
+struct Rig {
+  explicit Rig(std::unique_ptr<ScriptedServer> server)
+      : client(std::move(server), Unlimited()), inf(client, resources::ConfigMaps(), InD()) {}
+  static ClientOptions Unlimited() {
+    ClientOptions o;
+    o.qps = 0;
+    return o;
+  }
+  static ResumableWatchOptions InD() {
+    ResumableWatchOptions wo;
+    wo.namespace_ = "d";
+    return wo;
+  }
+  Client client;
+  Informer inf;
+};
+
 std::string Cm(const std::string& name, const std::string& rv) {
   return R"({"metadata":{"name":")" + name + R"(","namespace":"d","resourceVersion":")" + rv +
          R"("}})";
@@ -88,12 +107,8 @@ TEST(InformerTest, RelistAfterGoneDeliversMissedDeletes) {
   // While away, a was deleted, b changed and c was created.
   s->AddList(R"({"metadata":{"resourceVersion":"40"},"items":[)" + Cm("b", "30") + "," +
              Cm("c", "31") + "]}");
-  ClientOptions o;
-  o.qps = 0;
-  Client client(std::move(server), o);
-  ResumableWatchOptions wo;
-  wo.namespace_ = "d";
-  Informer inf(client, resources::ConfigMaps(), wo);
+  Rig rig(std::move(server));
+  Informer& inf = rig.inf;
   std::mutex mu;
   std::vector<std::string> log;
   inf.AddHandlers({[&](const Json& x) {
@@ -133,12 +148,8 @@ TEST(InformerTest, ResumesFromTheLastSeenVersionAfterADroppedStream) {
   s->AddList(R"({"metadata":{"resourceVersion":"10"},"items":[]})");
   s->AddWatch({R"({"type":"ADDED","object":)" + Cm("a", "12") + "}",
                R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"15"}}})"});
-  ClientOptions o;
-  o.qps = 0;
-  Client client(std::move(server), o);
-  ResumableWatchOptions wo;
-  wo.namespace_ = "d";
-  Informer inf(client, resources::ConfigMaps(), wo);
+  Rig rig(std::move(server));
+  Informer& inf = rig.inf;
   inf.Start();
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (std::chrono::steady_clock::now() < deadline && s->paths().size() < 3)
@@ -149,6 +160,43 @@ TEST(InformerTest, ResumesFromTheLastSeenVersionAfterADroppedStream) {
   EXPECT_NE(paths[2].find("resourceVersion=15"), std::string::npos) << paths[2];
   EXPECT_EQ(inf.relists(), 0u);
   EXPECT_EQ(inf.Keys(), (std::vector<std::string>{"d/a"}));
+}
+
+TEST(InformerTest, TransformTrimsObjectsBeforeTheyAreStoredAndShared) {
+  auto server = std::make_unique<ScriptedServer>();
+  ScriptedServer* s = server.get();
+  auto with_fields = [](const std::string& name, const std::string& rv) {
+    return R"({"metadata":{"name":")" + name + R"(","namespace":"d","resourceVersion":")" + rv +
+           R"(","managedFields":[{"manager":"kubectl"}]},"data":{"k":"v"}})";
+  };
+  s->AddList(R"({"metadata":{"resourceVersion":"10"},"items":[)" + with_fields("a", "5") + "]}");
+  s->AddWatch({R"({"type":"ADDED","object":)" + with_fields("b", "12") + "}"});
+  Rig rig(std::move(server));
+  Informer& inf = rig.inf;
+  inf.SetTransform(StripManagedFields);
+  std::mutex mu;
+  std::vector<Json> seen;
+  inf.AddHandlers({[&](const Json& x) {
+                     std::lock_guard l(mu);
+                     seen.push_back(x);
+                   },
+                   nullptr, nullptr});
+  inf.Start();
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline && inf.Size() < 2)
+    std::this_thread::sleep_for(1ms);
+  inf.Stop();
+  ASSERT_EQ(inf.Size(), 2u);
+  for (const SharedObject& obj : inf.ListShared()) {
+    EXPECT_FALSE((*obj)["metadata"].contains("managedFields")) << obj->dump();
+    EXPECT_EQ((*obj)["data"]["k"], "v");
+  }
+  // The cache hands out the object it holds, not a copy.
+  EXPECT_EQ(inf.GetShared("d/a").get(), inf.GetShared("d/a").get());
+  EXPECT_EQ(inf.GetShared("d/missing"), nullptr);
+  std::lock_guard l(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  for (const Json& x : seen) EXPECT_FALSE(x["metadata"].contains("managedFields"));
 }
 
 }  // namespace

@@ -41,7 +41,11 @@ TEST(PlacerTest, CapacityCountsBoundUnfinishedPods) {
   EXPECT_EQ(cap[0].Free(), 5);
   EXPECT_EQ(cap[1].Free(), 8);
   EXPECT_FALSE(cap[2].schedulable);
-  EXPECT_EQ(PodGpuRequest(Pod("x", "", 3, "")), 3);
+  EXPECT_EQ(UsageOf(Pod("x", "", 3, "")).gpus, 3);
+  // Read as the gang scheduler reads it: a GPU written only as a limit requests that limit.
+  Json limit_only = Pod("l", "", 0, "Pending");
+  limit_only["spec"]["containers"][0]["resources"] = {{"limits", {{"zenith.ai/gpu", "2"}}}};
+  EXPECT_EQ(UsageOf(limit_only).gpus, 2);
 }
 
 TEST(PlacerTest, FirstFitPlacesAllOrNothing) {
@@ -70,6 +74,47 @@ TEST(PlacerTest, RespectsSelectorsExclusionsAndReadiness) {
   g = Gang(1, 1);
   g.members[0].node_selector = {{"rack", "c"}};
   EXPECT_FALSE(placer.Place(g, nodes).ok());  // not Ready
+}
+
+TEST(PlacerTest, HonoursNoScheduleAndNoExecuteTaintsThePodDoesNotTolerate) {
+  FirstFitPlacer placer;
+  Json tainted = Node("a-1", 8);
+  tainted["spec"]["taints"] =
+      Json::array({{{"key", "gpu"}, {"value", "h100"}, {"effect", "NoSchedule"}}});
+  Json draining = Node("b-1", 8);
+  draining["spec"]["taints"] = Json::array({{{"key", "drain"}, {"effect", "NoExecute"}}});
+  Json preferred = Node("c-1", 8);
+  preferred["spec"]["taints"] = Json::array({{{"key", "spot"}, {"effect", "PreferNoSchedule"}}});
+  auto nodes = BuildNodeCapacity({tainted, draining, preferred}, {});
+  ASSERT_EQ(nodes[0].taints.size(), 1u);
+
+  Json pod = Pod("j-0", "", 4, "Pending");
+  GangRequest g;
+  g.job = "ns/j";
+  g.members = {MemberOf(pod)};
+  EXPECT_EQ(placer.Place(g, nodes)->at("j-0"), "c-1");  // PreferNoSchedule never filters
+
+  pod["spec"]["tolerations"] = Json::array(
+      {{{"key", "gpu"}, {"operator", "Equal"}, {"value", "h100"}, {"effect", "NoSchedule"}}});
+  g.members = {MemberOf(pod)};
+  EXPECT_EQ(placer.Place(g, nodes)->at("j-0"), "a-1");
+
+  // Nothing tolerates the NoExecute taint but an Exists toleration of its key.
+  g.members = {MemberOf(pod), MemberOf(pod), MemberOf(pod)};
+  g.members[1].pod = "j-1";
+  g.members[2].pod = "j-2";
+  nodes[2].used_gpus = 8;
+  EXPECT_FALSE(placer.Place(g, nodes).ok());
+  pod["spec"]["tolerations"].push_back({{"key", "drain"}, {"operator", "Exists"}});
+  g.members = {MemberOf(pod), MemberOf(pod)};
+  g.members[1].pod = "j-1";
+  auto a = placer.Place(g, nodes);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->at("j-1"), "a-1");
+  nodes[0].used_gpus = 8;
+  a = placer.Place(g, nodes);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->at("j-0"), "b-1");
 }
 
 }  // namespace

@@ -321,6 +321,44 @@ TEST(ReconcileTest, VanishedWorkerRestartsTheGang) {
   EXPECT_EQ(w.status().FindCondition("Restarting")->reason, "WorkerLost");
 }
 
+TEST(ReconcileTest, PreemptedGangIsQueuedAgainWithoutSpendingARetry) {
+  World w(testing::SmallJob());
+  w.keep_terminating = true;
+  w.Settle();
+  w.SetAll("Running");
+  w.Step();
+  ASSERT_EQ(w.phase(), Phase::kRunning);
+  // The gang scheduler says why, then deletes the workers; one ends Failed as it is killed.
+  w.job()["status"]["scheduling"] = {
+      {"reason", kPreemptedReason},
+      {"message", "preempted for ml/big (priority 10), which needs 2 pods × 8 GPUs"}};
+  for (auto& [name, pod] : w.pods()) pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+  w.SetPodPhase(0, "Failed", 137);
+  w.Step();
+  EXPECT_EQ(w.phase(), Phase::kQueued);
+  EXPECT_EQ(w.status().retries, 0);
+  EXPECT_FALSE(w.status().ConditionTrue("Restarting"));
+  ASSERT_TRUE(w.status().ConditionTrue("Preempted"));
+  EXPECT_EQ(w.status().FindCondition("Preempted")->reason, kPreemptedByReason);
+  EXPECT_NE(w.status().FindCondition("Preempted")->message.find("ml/big"), std::string::npos);
+  EXPECT_EQ(Reasons(w.events()).back(), kPreemptedReason);
+
+  // Still terminating (one of them Failed): neither a failure nor a placed gang.
+  w.Step();
+  EXPECT_EQ(w.phase(), Phase::kQueued);
+  EXPECT_EQ(w.status().retries, 0);
+
+  // Once they are gone the gang is recreated, placed again, and the condition turns False.
+  w.pods().clear();
+  w.keep_terminating = false;
+  w.Settle();
+  EXPECT_EQ(w.phase(), Phase::kScheduled);
+  EXPECT_EQ(w.status().retries, 0);
+  ASSERT_NE(w.status().FindCondition("Preempted"), nullptr);
+  EXPECT_FALSE(w.status().ConditionTrue("Preempted"));
+  EXPECT_EQ(w.status().FindCondition("Preempted")->reason, "Rescheduled");
+}
+
 TEST(ReconcileTest, SuspendRemovesPodsAndResumeQueuesAgain) {
   World w(testing::SmallJob());
   w.Settle();

@@ -72,9 +72,9 @@ std::string FormatGpuIndices(const std::vector<int>& gpus) {
   return out;
 }
 
-CycleInputs SortCycleInputs(std::vector<Json> nodes, std::vector<Json> zenith_nodes,
-                            const std::vector<Json>& pods, std::vector<Json> queues,
-                            const std::vector<Json>& jobs,
+CycleInputs SortCycleInputs(std::vector<ObjectPtr> nodes, std::vector<ObjectPtr> zenith_nodes,
+                            const std::vector<ObjectPtr>& pods, std::vector<ObjectPtr> queues,
+                            const std::vector<ObjectPtr>& jobs,
                             const std::map<std::string, AssumedPod>& assumed,
                             const InputFilter& filter) {
   CycleInputs in;
@@ -84,7 +84,8 @@ CycleInputs SortCycleInputs(std::vector<Json> nodes, std::vector<Json> zenith_no
   in.objects.pods.reserve(pods.size());
 
   std::map<std::string, JobPods> by_job;
-  for (const Json& pod : pods) {
+  for (const ObjectPtr& ptr : pods) {
+    const Json& pod = *ptr;
     const std::string ns = Str(pod, "metadata", "namespace");
     const std::string name = Str(pod, "metadata", "name");
     const std::string key = ns + "/" + name;
@@ -100,9 +101,9 @@ CycleInputs SortCycleInputs(std::vector<Json> nodes, std::vector<Json> zenith_no
       copy["metadata"]["annotations"][scheduler::kGpuIndicesAnnotation] =
           FormatGpuIndices(a->second.gpus);
       node = a->second.node;
-      in.objects.pods.push_back(std::move(copy));
+      in.objects.pods.push_back(std::make_shared<const Json>(std::move(copy)));
     } else {
-      in.objects.pods.push_back(pod);
+      in.objects.pods.push_back(ptr);
     }
     if (job.empty() || finished) continue;
     JobPods& jp = by_job[ns + "/" + job];
@@ -114,27 +115,32 @@ CycleInputs SortCycleInputs(std::vector<Json> nodes, std::vector<Json> zenith_no
     }
   }
 
-  for (const Json& job : jobs) {
+  for (const ObjectPtr& ptr : jobs) {
+    const Json& job = *ptr;
     const std::string key = Str(job, "metadata", "namespace") + "/" + Str(job, "metadata", "name");
     in.jobs[key] = &job;
     auto it = by_job.find(key);
     if (it == by_job.end()) continue;
     JobPods& jp = it->second;
-    if (jp.bound > 0) {
+    const bool partial = jp.bound > 0;
+    if (partial) {
       // A gang that holds GPUs: its priority and preemptibility matter to the cycle.
-      in.objects.running_jobs.push_back(job);
+      in.objects.running_jobs.push_back(ptr);
       in.terminating[key] = jp.terminating;
-      continue;
+      // Its unbound pods (replacements, workers beyond minAvailable) join it, unless the gang
+      // is being taken down.
+      if (jp.terminating || jp.unbound.empty() || filter.hold.count(key)) continue;
     }
     if (Inactive(job)) continue;
     // Place only whole gangs: until the controller has created minAvailable workers, wait.
-    if (static_cast<int64_t>(jp.unbound.size()) < MinAvailable(job)) continue;
+    if (!partial && static_cast<int64_t>(jp.unbound.size()) < MinAvailable(job)) continue;
     std::sort(jp.unbound.begin(), jp.unbound.end(), [](const auto& a, const auto& b) {
       return a.first != b.first ? a.first < b.first : a.second.name < b.second.name;
     });
     std::vector<GangPod>& out = in.gang_pods[key];
     for (auto& [rank, p] : jp.unbound) out.push_back(std::move(p));
-    in.objects.pending_jobs.push_back(job);
+    in.objects.pending_jobs.push_back(ptr);
+    if (partial) in.objects.partial_pods[key] = static_cast<int>(out.size());
   }
   return in;
 }

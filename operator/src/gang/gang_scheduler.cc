@@ -6,6 +6,8 @@
 
 #include "zenith/common/log.h"
 #include "zenith/kube/api_error.h"
+#include "zenith/operator/gang/cache_transform.h"
+#include "zenith/operator/job_status.h"
 #include "zenith/operator/scheduler/snapshot.h"
 #include "zenith/operator/scheduler/snapshot_builder.h"
 
@@ -124,13 +126,15 @@ struct GangScheduler::Metrics {
   prometheus::Gauge& fragmentation;
 };
 
-GangScheduler::GangScheduler(kube::Client& client, GangSchedulerOptions options,
-                             common::MetricsRegistry& metrics, common::Clock& clock)
+GangScheduler::GangScheduler(kube::Client& client, kube::Client& notes,
+                             GangSchedulerOptions options, common::MetricsRegistry& metrics,
+                             common::Clock& clock)
     : client_(client),
+      notes_(notes),
       options_(std::move(options)),
       clock_(clock),
       metrics_(std::make_unique<Metrics>(metrics)),
-      events_(client, options_.component, clock) {
+      events_(notes, options_.component, clock) {
   // Every reason is exported from the start, so a dashboard sees zeros rather than gaps.
   for (auto r : {sched::WaitReason::kInvalidRequest, sched::WaitReason::kNoEligibleNodes,
                  sched::WaitReason::kInsufficientGpus, sched::WaitReason::kNoConnectedSet,
@@ -148,6 +152,10 @@ GangScheduler::GangScheduler(kube::Client& client, GangSchedulerOptions options,
   zenith_nodes_ = std::make_unique<kube::Informer>(client_, ZenithNodes());
   queues_ = std::make_unique<kube::Informer>(client_, ZenithQueues());
   jobs_ = std::make_unique<kube::Informer>(client_, ZenithJobs(), ns_opts);
+  nodes_->SetTransform(TrimNode);
+  pods_->SetTransform(TrimPod);
+  for (auto* inf : {zenith_nodes_.get(), queues_.get(), jobs_.get()})
+    inf->SetTransform(kube::StripManagedFields);
 
   kube::InformerHandlers wake{[this](const Json&) { Trigger(); },
                               [this](const Json&, const Json&) { Trigger(); },
@@ -284,18 +292,20 @@ void GangScheduler::ForgetAssumed() {
   const auto now = clock_.Now();
   std::lock_guard<std::mutex> lock(assumed_mu_);
   for (auto it = assumed_.begin(); it != assumed_.end();) {
-    auto pod = pods_->Get(it->first);
+    auto pod = pods_->GetShared(it->first);
     const bool seen_bound = pod && !StrAt(*pod, {"spec", "nodeName"}).empty();
     if (!pod || seen_bound || now - it->second.at > options_.assume_ttl)
       it = assumed_.erase(it);
     else
       ++it;
   }
-  for (auto it = evicting_.begin(); it != evicting_.end();) {
-    if (now - it->second > options_.assume_ttl)
-      it = evicting_.erase(it);
-    else
-      ++it;
+  for (auto* held : {&evicting_, &rolled_back_}) {
+    for (auto it = held->begin(); it != held->end();) {
+      if (now - it->second > options_.assume_ttl)
+        it = held->erase(it);
+      else
+        ++it;
+    }
   }
 }
 
@@ -305,20 +315,27 @@ CycleReport GangScheduler::RunOnce() {
   CycleReport report;
   ForgetAssumed();
 
-  // Copies of the caches: the informers keep running while the cycle thinks.
-  const std::vector<Json> jobs = jobs_->List();
-  const std::vector<Json> pods = pods_->List();
+  // The caches' objects as they are now, shared (never copied): the informers keep replacing
+  // theirs while the cycle thinks.
   std::map<std::string, AssumedPod> assumed;
+  InputFilter filter{options_.scheduler_name, {}};
   {
     std::lock_guard<std::mutex> lock(assumed_mu_);
     for (const auto& [k, a] : assumed_) assumed[k] = a.pod;
+    for (const auto* held : {&evicting_, &rolled_back_})
+      for (const auto& [job, at] : *held) filter.hold.insert(job);
   }
-  CycleInputs in = SortCycleInputs(nodes_->List(), zenith_nodes_->List(), pods, queues_->List(),
-                                   jobs, assumed, {options_.scheduler_name});
+  CycleInputs in =
+      SortCycleInputs(nodes_->ListShared(), zenith_nodes_->ListShared(), pods_->ListShared(),
+                      queues_->ListShared(), jobs_->ListShared(), assumed, filter);
   sched::BuiltSnapshot built = sched::BuildSnapshot(in.objects, clock_.WallNow());
   // An evicted gang with nothing bound any more is done being evicted (its pods may come back).
-  for (auto it = evicting_.begin(); it != evicting_.end();)
-    it = in.terminating.count(it->first) ? std::next(it) : evicting_.erase(it);
+  // A rolled-back one is held until assume_ttl: the caches may show its binding after this.
+  {
+    std::lock_guard<std::mutex> lock(assumed_mu_);
+    for (auto it = evicting_.begin(); it != evicting_.end();)
+      it = in.terminating.count(it->first) ? std::next(it) : evicting_.erase(it);
+  }
   // Gangs whose eviction is under way still hold GPUs but must not be chosen again.
   for (sched::RunningJob& r : built.snapshot.running) {
     if (in.terminating[r.key] || evicting_.count(r.key)) r.terminating = true;
@@ -438,6 +455,11 @@ int GangScheduler::BindGang(const sched::JobPlacement& placement,
   // No partial gang may hold GPUs: delete what was bound; the controller recreates the pods.
   log::Warn("gang bind failed; rolling back",
             {{"job", placement.job}, {"bound", done.size()}, {"error", failure}});
+  if (!done.empty()) {
+    std::lock_guard<std::mutex> lock(assumed_mu_);
+    rolled_back_[placement.job] = clock_.Now();
+    for (size_t i : done) assumed_.erase(pods[i].ns + "/" + pods[i].name);
+  }
   for (size_t i : done) {
     const GangPod& pod = pods[i];
     Status s = DeletePod(pod.ns, pod.name, pod.uid);
@@ -479,13 +501,22 @@ void GangScheduler::Evict(const sched::PreemptionDecision& d, const CycleInputs&
     log::Info("preempting gang", {{"victim", victim}, {"for", d.job}, {"reason", d.reason}});
     auto j = in.jobs.find(victim);
     if (j != in.jobs.end()) {
+      // Said before the pods go, so the controller reads their going as a preemption (back to
+      // Queued, condition Preempted) and not as lost workers (a retry spent); an older word on
+      // the job still queued must not land after it.
+      {
+        std::lock_guard<std::mutex> lock(writes_mu_);
+        writes_.erase("job:" + victim);
+      }
+      PatchScheduling(Slim(*j->second), kPreemptedReason, d.reason);
       Post("evicted:" + victim, [this, job = Slim(*j->second), victim, reason = d.reason] {
-        Status s = events_.Record(job, "Warning", "Preempted", reason);
+        Status s = events_.Record(job, "Warning", kPreemptedReason, reason);
         if (!s.ok()) log::Warn("could not record event", {{"job", victim}, {"error", s}});
       });
     }
     // Every pod of the gang, bound or not: a gang is evicted whole.
-    for (const Json& pod : in.objects.pods) {
+    for (const sched::ObjectPtr& ptr : in.objects.pods) {
+      const Json& pod = *ptr;
       if (StrAt(pod, {"metadata", "namespace"}) != ns) continue;
       if (StrAt(pod, {"metadata", "labels", sched::kJobLabel}) != job) continue;
       if (!At(pod, {"metadata", "deletionTimestamp"}).is_null()) continue;
@@ -529,7 +560,7 @@ void GangScheduler::PatchScheduling(const Json& job, const std::string& reason,
   Json patch = {{"status",
                  {{"scheduling",
                    {{"reason", reason}, {"message", message}, {"lastTransitionTime", since}}}}}};
-  auto r = client_.PatchStatus(ZenithJobs(), ns, name, kube::PatchType::kMerge, patch);
+  auto r = notes_.PatchStatus(ZenithJobs(), ns, name, kube::PatchType::kMerge, patch);
   if (!r.ok() && !kube::IsNotFound(r.status()))
     log::Warn("could not patch status.scheduling",
               {{"job", ns + "/" + name}, {"error", r.status()}});
@@ -551,13 +582,17 @@ void GangScheduler::UpdateQueues(const CycleInputs& in, const sched::Snapshot& s
   }
   std::map<std::string, int64_t> per_job_gpus;
   for (const auto& j : snapshot.pending) per_job_gpus[j.key] = j.TotalGpus();
+  std::set<std::string> running;
+  for (const auto& r : snapshot.running) running.insert(r.key);
   for (const auto& p : result.placed) {
     Use& u = use[queue_of[p.job]];
     u.gpus += per_job_gpus[p.job];
-    ++u.running;
+    if (!running.count(p.job)) ++u.running;  // the rest of a running gang is no new job
   }
-  for (const auto& w : result.waiting) ++use[queue_of[w.job]].pending;
-  for (const Json& q : in.objects.queues) {
+  for (const auto& w : result.waiting)
+    if (!running.count(w.job)) ++use[queue_of[w.job]].pending;
+  for (const sched::ObjectPtr& ptr : in.objects.queues) {
+    const Json& q = *ptr;
     const std::string name = StrAt(q, {"metadata", "name"});
     const Use& u = use[name];
     const Json& st = At(q, {"status"});
@@ -572,7 +607,7 @@ void GangScheduler::UpdateQueues(const CycleInputs& in, const sched::Snapshot& s
         {"status",
          {{"gpusAllocated", u.gpus}, {"runningJobs", u.running}, {"pendingJobs", u.pending}}}};
     Post("queue:" + name, [this, name, patch] {
-      auto r = client_.PatchStatus(ZenithQueues(), "", name, kube::PatchType::kMerge, patch);
+      auto r = notes_.PatchStatus(ZenithQueues(), "", name, kube::PatchType::kMerge, patch);
       if (!r.ok() && !kube::IsNotFound(r.status()))
         log::Warn("could not patch queue status", {{"queue", name}, {"error", r.status()}});
     });

@@ -245,6 +245,22 @@ class Cycle {
     return out;
   }
 
+  // The value of `label` on the nodes a partly bound gang holds, in `value` (empty when none of
+  // those nodes is in the snapshot any more). False when they carry no value or several, so
+  // no domain can hold the whole gang.
+  bool BoundDomain(const JobRequest& job, const std::string& label, std::string* value) const {
+    value->clear();
+    for (const std::string& name : job.bound_nodes) {
+      const int id = state_.IdOf(name);
+      if (id < 0) continue;
+      const auto& labels = state_.node(id).labels;
+      auto it = labels.find(label);
+      if (it == labels.end() || (!value->empty() && *value != it->second)) return false;
+      *value = it->second;
+    }
+    return true;
+  }
+
   // One placement attempt honouring the job's domain rules; state holds it on success.
   std::optional<GangPlacement> Attempt(const JobRequest& job, const Eligibility& e) {
     GangRequest req{&job, &e.ok, nullptr};
@@ -258,6 +274,33 @@ class Cycle {
       }
       return std::nullopt;
     };
+    // The rest of a partly bound gang goes where its bound pods are: into their domain of the
+    // sameNodeLabel (required), or of the first pack label (preferred).
+    auto in_bound_domain = [&](const std::string& label,
+                               const std::string& value) -> std::optional<GangPlacement> {
+      const auto& domains = Domains(e, label);
+      auto it = domains.find(value);
+      if (it == domains.end()) return std::nullopt;
+      req.candidates = &it->second;
+      return internal::PlaceGang(state_, req, o_);
+    };
+    if (!job.bound_nodes.empty()) {
+      std::string value;
+      if (!job.topology.same_node_label.empty()) {
+        if (!BoundDomain(job, job.topology.same_node_label, &value)) return std::nullopt;
+        if (!value.empty()) return in_bound_domain(job.topology.same_node_label, value);
+        return in_domains(job.topology.same_node_label);  // its bound nodes are gone
+      }
+      if (job.topology.placement == PlacementPolicy::kPack) {
+        for (const std::string& label : o_.pack_domain_labels) {
+          if (!BoundDomain(job, label, &value) || value.empty()) continue;
+          if (auto p = in_bound_domain(label, value)) return p;
+          break;
+        }
+      }
+      req.candidates = e.list.size() * 8 < state_.size() ? &e.list : nullptr;
+      return internal::PlaceGang(state_, req, o_);
+    }
     if (!job.topology.same_node_label.empty()) return in_domains(job.topology.same_node_label);
     if (job.topology.placement == PlacementPolicy::kPack && job.pods > 1) {
       for (const std::string& label : o_.pack_domain_labels) {
@@ -321,7 +364,12 @@ class Cycle {
   static std::string ShapeKey(const JobRequest& job) {
     return FilterKey(job) + '\x1a' + std::to_string(static_cast<int>(job.topology.nvlink)) +
            std::to_string(static_cast<int>(job.topology.placement)) + std::to_string(job.pods) +
-           '\x1a' + job.topology.same_node_label;
+           '\x1a' + job.topology.same_node_label + '\x1a' + Join(job.bound_nodes);
+  }
+  static std::string Join(const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) out += n + ',';
+    return out;
   }
   bool MayPreempt(const JobRequest& job) {
     auto it = preempt_failed_.find(ShapeKey(job));

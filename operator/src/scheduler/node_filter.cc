@@ -33,6 +33,15 @@ std::string_view FilterReasonName(FilterReason reason) {
   return "unknown";
 }
 
+bool ToleratesNodeTaints(const std::vector<Toleration>& tolerations,
+                         const std::vector<Taint>& taints) {
+  for (const Taint& taint : taints) {
+    if (taint.effect == "PreferNoSchedule") continue;  // a preference, never a filter
+    if (!ToleratesTaint(tolerations, taint)) return false;
+  }
+  return true;
+}
+
 bool ToleratesTaint(const std::vector<Toleration>& tolerations, const Taint& taint) {
   for (const Toleration& t : tolerations) {
     if (!t.effect.empty() && t.effect != taint.effect) continue;
@@ -150,10 +159,7 @@ FilterReason CheckNode(const Node& node, const JobRequest& job) {
     if (it == node.labels.end() || it->second != value) return FilterReason::kNodeSelector;
   }
   if (!MatchesAffinity(node.labels, job.required_affinity)) return FilterReason::kAffinity;
-  for (const Taint& taint : node.taints) {
-    if (taint.effect == "PreferNoSchedule") continue;
-    if (!ToleratesTaint(job.tolerations, taint)) return FilterReason::kTaint;
-  }
+  if (!ToleratesNodeTaints(job.tolerations, node.taints)) return FilterReason::kTaint;
   if (job.per_pod.gpus > 0) {
     if (!t.gpu_model.empty() && !GpuModelMatches(node, t.gpu_model)) return FilterReason::kGpuModel;
     if (t.min_gpu_memory_bytes > 0 && !GpuMemoryEnough(node, t.min_gpu_memory_bytes)) {

@@ -29,12 +29,20 @@ std::string JobOf(const json& pod) {
 
 }  // namespace
 
+std::vector<ObjectPtr> ShareObjects(std::vector<json> objects) {
+  std::vector<ObjectPtr> out;
+  out.reserve(objects.size());
+  for (json& o : objects) out.push_back(std::make_shared<const json>(std::move(o)));
+  return out;
+}
+
 BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now) {
   BuiltSnapshot out;
   Snapshot& s = out.snapshot;
   s.now = now;
   std::map<std::string, size_t> node_at;
-  for (const json& obj : objects.nodes) {
+  for (const ObjectPtr& ptr : objects.nodes) {
+    const json& obj = *ptr;
     auto n = NodeFromJson(obj);
     if (!n.ok()) {
       out.problems.push_back(n.status().message());
@@ -43,7 +51,8 @@ BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now
     node_at[n->name] = s.nodes.size();
     s.nodes.push_back(std::move(*n));
   }
-  for (const json& zn : objects.zenith_nodes) {
+  for (const ObjectPtr& ptr : objects.zenith_nodes) {
+    const json& zn = *ptr;
     const std::string name = zn.contains("metadata") && zn["metadata"].is_object()
                                  ? zn["metadata"].value("name", "")
                                  : "";
@@ -59,7 +68,8 @@ BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now
   }
 
   std::map<std::string, RunningJob> running;  // by job key, ordered for determinism
-  for (const json& obj : objects.running_jobs) {
+  for (const ObjectPtr& ptr : objects.running_jobs) {
+    const json& obj = *ptr;
     auto j = JobRequestFromZenithJob(obj);
     if (!j.ok()) {
       out.problems.push_back(j.status().message());
@@ -72,7 +82,8 @@ BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now
     r.preemptible = j->preemptible;
   }
   std::map<std::string, RunningJob> seen;
-  for (const json& obj : objects.pods) {
+  for (const ObjectPtr& ptr : objects.pods) {
+    const json& obj = *ptr;
     auto pod = PodUsageFromJson(obj);
     if (!pod.ok()) {
       out.problems.push_back(pod.status().message());
@@ -93,9 +104,10 @@ BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now
     }
     r.pods.push_back({pod->node, pod->gpus});
   }
-  for (auto& [key, r] : seen) s.running.push_back(std::move(r));
+  for (const auto& [key, r] : seen) s.running.push_back(r);
 
-  for (const json& obj : objects.queues) {
+  for (const ObjectPtr& ptr : objects.queues) {
+    const json& obj = *ptr;
     auto q = QueueFromJson(obj);
     if (!q.ok()) {
       out.problems.push_back(q.status().message());
@@ -103,11 +115,19 @@ BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now
     }
     s.queues.push_back(std::move(*q));
   }
-  for (const json& obj : objects.pending_jobs) {
-    auto j = JobRequestFromZenithJob(obj);
+  for (const ObjectPtr& ptr : objects.pending_jobs) {
+    auto j = JobRequestFromZenithJob(*ptr);
     if (!j.ok()) {
       out.problems.push_back(j.status().message());
       continue;
+    }
+    if (auto partial = objects.partial_pods.find(j->key); partial != objects.partial_pods.end()) {
+      // The rest of a gang that runs: only its unbound pods, beside the bound ones.
+      j->pods = partial->second;
+      j->max_wait = std::chrono::seconds(0);  // a replacement never holds the cluster back
+      if (auto r = seen.find(j->key); r != seen.end()) {
+        for (const PodPlacement& p : r->second.pods) j->bound_nodes.push_back(p.node);
+      }
     }
     s.pending.push_back(std::move(*j));
   }

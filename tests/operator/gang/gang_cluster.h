@@ -89,6 +89,8 @@ struct JobShape {
   int priority = 0;
   bool preemptible = false;
   std::string placement;  // Pack / Spread; empty: default
+  std::string same_node_label;
+  int min_available = 0;  // 0: all replicas
 };
 
 // Pods need the namespace's "default" ServiceAccount, which only kube-controller-manager (not run
@@ -99,6 +101,32 @@ inline Status EnsureServiceAccount(kube::Client& c, const std::string& ns) {
                      {"kind", "ServiceAccount"},
                      {"metadata", {{"name", "default"}, {"namespace", ns}}}});
   return r.ok() || kube::IsAlreadyExists(r.status()) ? Status::Ok() : r.status();
+}
+
+// One unbound worker pod of job `name` (uid `uid`), as the controller creates it.
+inline Status CreateWorkerPod(kube::Client& c, const std::string& ns, const std::string& name,
+                              const std::string& uid, int rank, int gpus) {
+  Json container = {{"name", "trainer"},
+                    {"image", "busybox"},
+                    {"resources",
+                     {{"limits", {{"zenith.ai/gpu", std::to_string(gpus)}}},
+                      {"requests", {{"cpu", "1"}, {"memory", "1Gi"}}}}}};
+  Json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata",
+               {{"name", name + "-" + std::to_string(rank)},
+                {"namespace", ns},
+                {"labels", {{"zenith.ai/job", name}, {"zenith.ai/rank", std::to_string(rank)}}},
+                {"ownerReferences", Json::array({{{"apiVersion", "zenith.ai/v1alpha1"},
+                                                  {"kind", "ZenithJob"},
+                                                  {"name", name},
+                                                  {"uid", uid},
+                                                  {"controller", true}}})}}},
+              {"spec",
+               {{"schedulerName", "zenith"},
+                {"restartPolicy", "Never"},
+                {"containers", Json::array({container})}}}};
+  return c.Create(kube::resources::Pods(), ns, pod).status();
 }
 
 // Creates the ZenithJob and its worker pods as the controller would; the pods are unbound.
@@ -112,6 +140,8 @@ inline Status CreateJob(kube::Client& c, const std::string& ns, const std::strin
                {"scheduling", {{"priority", s.priority}, {"preemptible", s.preemptible}}}};
   if (!s.queue.empty()) spec["scheduling"]["queue"] = s.queue;
   if (!s.placement.empty()) spec["topology"]["placement"] = s.placement;
+  if (!s.same_node_label.empty()) spec["topology"]["sameNodeLabel"] = s.same_node_label;
+  if (s.min_available > 0) spec["minAvailable"] = s.min_available;
   Json job = {{"apiVersion", "zenith.ai/v1alpha1"},
               {"kind", "ZenithJob"},
               {"metadata", {{"name", name}, {"namespace", ns}}},
@@ -120,26 +150,8 @@ inline Status CreateJob(kube::Client& c, const std::string& ns, const std::strin
   if (!created.ok()) return created.status();
   const std::string uid = (*created)["metadata"].value("uid", "");
   for (int rank = 0; rank < s.replicas; ++rank) {
-    Json pc = container;
-    pc["resources"] = {{"limits", {{"zenith.ai/gpu", std::to_string(s.gpus)}}},
-                       {"requests", {{"cpu", "1"}, {"memory", "1Gi"}}}};
-    Json pod = {{"apiVersion", "v1"},
-                {"kind", "Pod"},
-                {"metadata",
-                 {{"name", name + "-" + std::to_string(rank)},
-                  {"namespace", ns},
-                  {"labels", {{"zenith.ai/job", name}, {"zenith.ai/rank", std::to_string(rank)}}},
-                  {"ownerReferences", Json::array({{{"apiVersion", "zenith.ai/v1alpha1"},
-                                                    {"kind", "ZenithJob"},
-                                                    {"name", name},
-                                                    {"uid", uid},
-                                                    {"controller", true}}})}}},
-                {"spec",
-                 {{"schedulerName", "zenith"},
-                  {"restartPolicy", "Never"},
-                  {"containers", Json::array({pc})}}}};
-    auto p = c.Create(kube::resources::Pods(), ns, pod);
-    if (!p.ok()) return p.status();
+    Status st = CreateWorkerPod(c, ns, name, uid, rank, s.gpus);
+    if (!st.ok()) return st;
   }
   return Status::Ok();
 }

@@ -2,6 +2,9 @@
 // real objects; GangScheduler runs in-process, scoped to the test's namespace and node group.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "gang_cluster.h"
 #include "kube/integration_env.h"
 #include "zenith/common/metrics.h"
@@ -39,9 +42,10 @@ class GangSchedulerTest : public kube::testing::KubeTest {
     }
   }
 
-  std::string AddNode(int gpus, const std::string& topology = "") {
+  std::string AddNode(int gpus, const std::string& topology = "",
+                      std::map<std::string, std::string> labels = {}) {
     std::string name = group_ + "-n" + std::to_string(nodes_.size());
-    EXPECT_TRUE(CreateNode(*client_, name, group_, gpus).ok());
+    EXPECT_TRUE(CreateNode(*client_, name, group_, gpus, std::move(labels)).ok());
     if (!topology.empty()) {
       Status s = PublishTopology(*client_, name, LoadTopology(topology));
       EXPECT_TRUE(s.ok()) << s;
@@ -208,7 +212,46 @@ TEST_F(GangSchedulerTest, HighPriorityJobPreemptsPreemptibleGang) {
   // The whole low gang goes (its controller would recreate it; here nothing does), then high binds.
   ASSERT_TRUE(WaitFor([&] { return JobPods(*client_, ns_, "low").empty(); }, 20s));
   ASSERT_TRUE(WaitFor([&] { return HasEvent("low", "Preempted"); }, 10s));
+  // The victim's status says so (the controller turns it into the Preempted condition).
+  const Json low = GetJob("low");
+  EXPECT_EQ(Path(low, "/status/scheduling/reason"), "Preempted");
+  EXPECT_NE(Path(low, "/status/scheduling/message").find(ns_ + "/high"), std::string::npos)
+      << low.dump();
   ASSERT_TRUE(WaitFor([&] { return BoundCount(JobPods(*client_, ns_, "high")) == 1; }, 20s));
+}
+
+// Workers beyond minAvailable, and a replacement for a lost one, join the running gang in its
+// sameNodeLabel domain, though the node in the other domain is the tighter fit.
+TEST_F(GangSchedulerTest, RestOfARunningGangJoinsItsDomain) {
+  const std::string a = AddNode(16, "", {{"rack", group_ + "-r1"}});
+  const std::string b = AddNode(4, "", {{"rack", group_ + "-r2"}});
+  StartScheduler();
+  ASSERT_TRUE(CreateJob(*client_, ns_, "grow",
+                        {.replicas = 3, .gpus = 4, .same_node_label = "rack", .min_available = 2})
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return BoundCount(JobPods(*client_, ns_, "grow")) == 3; }, 20s));
+  auto nodes_of = [&] {
+    std::map<std::string, std::string> on;
+    for (const Json& p : JobPods(*client_, ns_, "grow"))
+      on[Path(p, "/metadata/name")] = Path(p, "/spec/nodeName");
+    return on;
+  };
+  for (const auto& [pod, node] : nodes_of()) EXPECT_EQ(node, a) << pod;
+
+  // Rank 1 is lost; the controller's replacement goes back beside ranks 0 and 2.
+  kube::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  ASSERT_TRUE(client_->Delete(kube::resources::Pods(), ns_, "grow-1", now).ok());
+  ASSERT_TRUE(WaitFor([&] { return JobPods(*client_, ns_, "grow").size() == 2; }, 10s));
+  const std::string uid = Path(GetJob("grow"), "/metadata/uid");
+  ASSERT_TRUE(CreateWorkerPod(*client_, ns_, "grow", uid, 1, 4).ok());
+  ASSERT_TRUE(WaitFor([&] { return BoundCount(JobPods(*client_, ns_, "grow")) == 3; }, 20s));
+  EXPECT_EQ(nodes_of()["grow-1"], a);
+  EXPECT_NE(nodes_of()["grow-1"], b);
+  std::set<std::string> gpus;
+  for (const Json& p : JobPods(*client_, ns_, "grow"))
+    gpus.insert(Path(p, "/metadata/annotations/zenith.ai~1gpu-indices"));
+  EXPECT_EQ(gpus.size(), 3u);  // no two workers share a GPU
 }
 
 TEST_F(GangSchedulerTest, NonPreemptibleGangIsNotEvicted) {

@@ -179,6 +179,34 @@ TEST_F(OperatorTest, LostNodeRestartsTheGang) {
   EXPECT_NE(Get("pod/wanderer-1", ".spec.nodeName"), node);
 }
 
+// With the gang scheduler as binder: a job of higher priority evicts a preemptible gang, which
+// goes back to Queued with the Preempted condition and without spending a retry.
+TEST_F(OperatorTest, PreemptedJobIsQueuedAgainWithACondition) {
+  CreateNodes(1, 8);
+  // The gang scheduler also watches ZenithNodes and ZenithQueues.
+  for (const char* crd : {"zenithnodes", "zenithqueues"}) {
+    ApplyFile(std::string(ZENITH_SOURCE_DIR) + "/crds/zenith.ai_" + crd + ".yaml");
+    auto r = Kubectl(std::string("wait --for condition=established --timeout=60s crd/") + crd +
+                     ".zenith.ai");
+    ASSERT_EQ(r.rc, 0) << r.out;
+  }
+  StartOperator({"--binder=gang"});
+  const std::string runs_long = "    zenith.ai/simulate-duration: 1h\n";
+  Apply(JobYaml("humble", ns_, 2, 4, runs_long) +
+        "  scheduling:\n    priority: 0\n    preemptible: true\n");
+  ASSERT_TRUE(WaitPhase("humble", "Running")) << OperatorLogs();
+  Apply(JobYaml("urgent", ns_, 1, 8, runs_long) + "  scheduling:\n    priority: 10\n");
+  const std::string preempted = R"(.status.conditions[?(@.type=="Preempted")])";
+  ASSERT_TRUE(WaitFor([&] { return Get("zj/humble", preempted + ".status") == "True"; }, 60s))
+      << Kubectl("-n " + ns_ + " get zj humble -o yaml").out << OperatorLogs();
+  EXPECT_EQ(Get("zj/humble", preempted + ".reason"), "PreemptedByHigherPriorityJob");
+  EXPECT_NE(Get("zj/humble", preempted + ".message").find(ns_ + "/urgent"), std::string::npos);
+  ASSERT_TRUE(WaitPhase("urgent", "Running")) << OperatorLogs();
+  EXPECT_EQ(Phase("humble"), "Queued");
+  const std::string retries = Get("zj/humble", ".status.retries");
+  EXPECT_TRUE(retries.empty() || retries == "0") << retries;
+}
+
 TEST_F(OperatorTest, TwoReplicasOneLeads) {
   CreateNodes(1, 8);
   auto& a = StartOperator({"--identity=replica-a"});

@@ -187,6 +187,62 @@ TEST(CycleTest, SharedLabelDomain) {
       << Waiting(r, "ns/rack")->message;
 }
 
+TEST(CycleTest, RestOfAPartlyBoundGangJoinsItsDomain) {
+  Snapshot s;
+  s.nodes = {MachineNode("a1", "dgx-h100.yaml", {{"rack", "r1"}}),
+             MachineNode("a2", "dgx-h100.yaml", {{"rack", "r1"}}),
+             MachineNode("b1", "dgx-h100.yaml", {{"rack", "r2"}}),
+             MachineNode("b2", "dgx-h100.yaml", {{"rack", "r2"}}),
+             MachineNode("b3", "dgx-h100.yaml", {{"rack", "r2"}})};
+  // Rank 0 and 1 of a 3-pod rack gang run on a1 in r1; rank 2's replacement is the rest.
+  // r2 is the tighter fit (best fit would pick it for a fresh job) but the rest joins r1.
+  AddRunning(s, "ns/rack", 0, false, {{"a1", {0, 1, 2, 3}}, {"a1", {4, 5, 6, 7}}});
+  Take(s.nodes[2], {0, 1, 2, 3});
+  Take(s.nodes[3], {0, 1, 2, 3, 4, 5, 6, 7});
+  Take(s.nodes[4], {0, 1, 2, 3, 4, 5, 6, 7});
+  JobRequest rest = Gang("ns/rack", 1, 4);
+  rest.topology.same_node_label = "rack";
+  rest.bound_nodes = {"a1", "a1"};
+  s.pending = {rest};
+  JobRequest fresh = rest;
+  fresh.bound_nodes.clear();
+  CycleResult r = RunCycle(s);
+  ASSERT_NE(Placed(r, "ns/rack"), nullptr);
+  EXPECT_EQ(NodesOf(*Placed(r, "ns/rack")), (std::set<std::string>{"a2"}));
+  ExpectNoOverCommit(s, r);
+  s.pending = {fresh};
+  r = RunCycle(s);
+  ASSERT_NE(Placed(r, "ns/rack"), nullptr);
+  EXPECT_EQ(NodesOf(*Placed(r, "ns/rack")), (std::set<std::string>{"b1"}));
+
+  // Two more 8-GPU pods do not fit in r1: the rest waits rather than leave the domain.
+  rest.pods = 2;
+  rest.per_pod.gpus = 8;
+  s.pending = {rest};
+  r = RunCycle(s);
+  EXPECT_EQ(Placed(r, "ns/rack"), nullptr);
+  ASSERT_NE(Waiting(r, "ns/rack"), nullptr);
+
+  // Pack without a required label: the bound pods' rack is preferred, not required.
+  s.running.clear();
+  for (Node& n : s.nodes) n = MachineNode(n.name, "dgx-h100.yaml", n.labels);
+  SchedulerOptions racks;
+  racks.pack_domain_labels = {"rack"};
+  AddRunning(s, "ns/pack", 0, false, {{"b1", {0, 1, 2, 3, 4, 5, 6, 7}}});
+  JobRequest more = Gang("ns/pack", 2, 8);
+  more.bound_nodes = {"b1"};
+  s.pending = {more};
+  r = RunCycle(s, racks);
+  ASSERT_NE(Placed(r, "ns/pack"), nullptr);
+  EXPECT_EQ(NodesOf(*Placed(r, "ns/pack")), (std::set<std::string>{"b2", "b3"}));
+  more.pods = 3;  // r2 has room for two more: the rest goes anywhere
+  s.pending = {more};
+  r = RunCycle(s, racks);
+  ASSERT_NE(Placed(r, "ns/pack"), nullptr);
+  EXPECT_EQ(Placed(r, "ns/pack")->pods.size(), 3u);
+  ExpectNoOverCommit(s, r);
+}
+
 TEST(CycleTest, PackPrefersOneRackWithoutBeingAsked) {
   Snapshot s;
   s.nodes = {MachineNode("a", "dgx-h100.yaml", {{"topology.kubernetes.io/rack", "r1"}}),

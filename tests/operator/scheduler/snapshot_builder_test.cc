@@ -47,17 +47,20 @@ json ZenithJob(const std::string& name, int replicas, int gpus, int priority, bo
 
 TEST(SnapshotBuilderTest, FromInformerObjectsToAPlacement) {
   SnapshotObjects o;
-  o.nodes = {
-      NodeJson("dgx-a"), NodeJson("dgx-b"),
-      json{{"metadata", {{"name", "broken"}}}, {"status", {{"allocatable", {{"cpu", "x"}}}}}}};
+  o.nodes = ShareObjects(
+      {NodeJson("dgx-a"), NodeJson("dgx-b"),
+       json{{"metadata", {{"name", "broken"}}}, {"status", {{"allocatable", {{"cpu", "x"}}}}}}});
   const auto& dgx1 = testing::Fixture("dgx1-v100.yaml");
-  o.zenith_nodes = {{{"metadata", {{"name", "dgx-a"}}},
+  o.zenith_nodes =
+      ShareObjects({{{"metadata", {{"name", "dgx-a"}}},
                      {"status", {{"topology", deviceplugin::TopologyToJson(dgx1)}}}},
-                    {{"metadata", {{"name", "dgx-b"}}}, {"status", {{"topology", "garbage"}}}}};
-  o.pods = {WorkerPod("old", 0, "dgx-a", "0,1,2,3"), WorkerPod("old", 1, "dgx-b", "0,1,2,3")};
-  o.queues = {{{"metadata", {{"name", "team-a"}}}, {"spec", {{"weight", 2}, {"gpuQuota", 32}}}}};
-  o.running_jobs = {ZenithJob("old", 2, 4, 1, true)};
-  o.pending_jobs = {ZenithJob("new", 1, 4, 5, false)};
+                    {{"metadata", {{"name", "dgx-b"}}}, {"status", {{"topology", "garbage"}}}}});
+  o.pods = ShareObjects(
+      {WorkerPod("old", 0, "dgx-a", "0,1,2,3"), WorkerPod("old", 1, "dgx-b", "0,1,2,3")});
+  o.queues = ShareObjects(
+      {{{"metadata", {{"name", "team-a"}}}, {"spec", {{"weight", 2}, {"gpuQuota", 32}}}}});
+  o.running_jobs = ShareObjects({ZenithJob("old", 2, 4, 1, true)});
+  o.pending_jobs = ShareObjects({ZenithJob("new", 1, 4, 5, false)});
   BuiltSnapshot b = BuildSnapshot(o, common::WallTime(std::chrono::hours(1)));
 
   ASSERT_EQ(b.problems.size(), 2u);  // the broken node and dgx-b's topology

@@ -85,9 +85,12 @@ class Client {
   // One page; follow metadata.continue yourself or use ListAll.
   Result<Json> List(const GroupVersionResource& type, const std::string& ns,
                     const ListOptions& options = {});
-  // Every page, items concatenated; the result's resourceVersion is the first page's.
+  // Every page, items concatenated; the result's resourceVersion is the first page's. `each`,
+  // when set, trims every item as its page arrives (an informer's transform), so a large list
+  // is never held whole untrimmed.
   Result<Json> ListAll(const GroupVersionResource& type, const std::string& ns,
-                       ListOptions options = {});
+                       ListOptions options = {},
+                       const std::function<void(Json& item)>& each = nullptr);
   // `ns` empty: the object's metadata.namespace.
   Result<Json> Create(const GroupVersionResource& type, const std::string& ns, const Json& object,
                       const WriteOptions& options = {});

@@ -2,7 +2,9 @@
 // update / delete handlers. After a re-list (410 Expired, or a restart that lost events) the
 // cache is reconciled with the list: objects missing from it are delivered as deletes, so a
 // controller never keeps acting on something that is gone. Handlers run on the watch thread,
-// in order, after the cache is updated, and may read the cache.
+// in order, after the cache is updated, and may read the cache. A transform (client-go's
+// SetTransform) trims each object before it is stored, so the cache keeps only what its reader
+// uses; stored objects are immutable and shared, so a reader takes a snapshot without copying.
 #pragma once
 
 #include <chrono>
@@ -19,6 +21,17 @@
 
 namespace zenith::kube {
 
+// Trims an object in place before the cache stores it and the handlers see it. It must keep
+// metadata.name, metadata.namespace and metadata.resourceVersion (the cache's key and version).
+using InformerTransform = std::function<void(Json& object)>;
+
+// Drops metadata.managedFields (server-side apply's bookkeeping; often the largest part of a
+// small object), which no controller reads.
+void StripManagedFields(Json& object);
+
+// An immutable object the cache and its readers share.
+using SharedObject = std::shared_ptr<const Json>;
+
 struct InformerHandlers {
   std::function<void(const Json& object)> on_add;
   std::function<void(const Json& old_object, const Json& new_object)> on_update;
@@ -32,6 +45,7 @@ class Informer {
 
   // Before Start().
   void AddHandlers(InformerHandlers handlers);
+  void SetTransform(InformerTransform transform);
   void Start();
   void Stop();
 
@@ -42,6 +56,9 @@ class Informer {
   // Key: "namespace/name", or "name" for cluster-scoped objects.
   std::optional<Json> Get(const std::string& key) const;
   std::vector<Json> List() const;
+  // The same without copying an object: what the cache holds now, shared.
+  SharedObject GetShared(const std::string& key) const;
+  std::vector<SharedObject> ListShared() const;
   std::vector<std::string> Keys() const;
   size_t Size() const;
 
@@ -57,9 +74,10 @@ class Informer {
   const GroupVersionResource type_;
   const ResumableWatchOptions options_;
   std::vector<InformerHandlers> handlers_;
+  InformerTransform transform_;
   mutable std::mutex mu_;
   mutable std::condition_variable synced_cv_;
-  std::map<std::string, Json> cache_;
+  std::map<std::string, SharedObject> cache_;
   bool synced_ = false;
   std::unique_ptr<ResumableWatch> watch_;
 };

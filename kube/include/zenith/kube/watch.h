@@ -39,6 +39,8 @@ struct ResumableWatchHandler {
       on_relist;
   // ADDED, MODIFIED, DELETED and BOOKMARK events in server order.
   std::function<void(const WatchEvent& event)> on_event;
+  // Applied to each listed item as its page arrives, before on_relist sees it.
+  std::function<void(Json& item)> transform;
 };
 
 class ResumableWatch {

@@ -26,6 +26,12 @@ enum class Phase {
   kTimeout,
 };
 
+// The status.scheduling reason the gang scheduler writes on a gang it evicts for a job of
+// higher priority, before it deletes the pods; the controller answers with the Preempted
+// condition (reason kPreemptedByReason) and puts the job back to Queued without a retry.
+inline constexpr const char* kPreemptedReason = "Preempted";
+inline constexpr const char* kPreemptedByReason = "PreemptedByHigherPriorityJob";
+
 std::string PhaseName(Phase phase);
 Phase ParsePhase(const std::string& name);  // unknown or empty: kNone
 // Succeeded, Failed, Cancelled and Timeout: nothing more happens but cleanup and TTL.

@@ -1,7 +1,9 @@
 // The seam between the job controller and whatever places a gang: a GangPlacer is given the
 // gang's unbound pods and a snapshot of the nodes' free zenith.ai/gpu and answers with a node
 // for every pod or with none (all-or-nothing). FirstFitPlacer is the stand-in until the
-// topology-aware gang scheduler replaces it behind the same interface. Pure: no I/O.
+// topology-aware gang scheduler replaces it behind the same interface. Pods and nodes are read
+// with the gang scheduler's own conversions (kube_convert.h), so both binders count GPUs and
+// honour taints alike. Pure: no I/O.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 
 #include "zenith/common/status.h"
 #include "zenith/operator/job.h"
+#include "zenith/operator/scheduler/snapshot.h"
 
 namespace zenith::operator_ {
 
@@ -20,6 +23,7 @@ struct NodeCapacity {
   int64_t allocatable_gpus = 0;
   int64_t used_gpus = 0;    // requests of pods bound there that have not finished
   bool schedulable = true;  // Ready and not cordoned
+  std::vector<scheduler::Taint> taints;
   int64_t Free() const { return allocatable_gpus - used_gpus; }
 };
 
@@ -27,6 +31,7 @@ struct GangMember {
   std::string pod;
   int64_t gpus = 0;
   std::map<std::string, std::string> node_selector;
+  std::vector<scheduler::Toleration> tolerations;
 };
 
 struct GangRequest {
@@ -48,7 +53,8 @@ class GangPlacer {
 };
 
 // Members in order, each on the first node (by name) with enough free GPUs that its node
-// selector and the job's excluded nodes allow; nothing is assigned unless everyone fits.
+// selector, its tolerations (of NoSchedule and NoExecute taints) and the job's excluded nodes
+// allow; nothing is assigned unless everyone fits.
 class FirstFitPlacer final : public GangPlacer {
  public:
   Result<Assignment> Place(const GangRequest& gang,
@@ -65,14 +71,15 @@ struct PodUsage {
   int64_t gpus = 0;
   bool active = true;  // not Succeeded or Failed
 };
+// A pod the conversions cannot read (a malformed request) is logged with the field and counts
+// no GPUs; the API server's validation keeps such pods out.
 PodUsage UsageOf(const Json& pod);
 
-// zenith.ai/gpu a pod requests (the sum over its containers; limits when requests are absent).
-int64_t PodGpuRequest(const Json& pod);
 // The nodes' capacity as `pods` use it: GPUs of bound pods that have not finished count as used.
+// A node that does not parse is logged with the field and is not schedulable.
 std::vector<NodeCapacity> BuildNodeCapacity(const std::vector<Json>& nodes,
                                             const std::vector<PodUsage>& pods);
-// The member a pod makes (its name, GPU request, nodeSelector).
+// The member a pod makes (its name, GPU request, nodeSelector, tolerations).
 GangMember MemberOf(const Json& pod);
 
 }  // namespace zenith::operator_

@@ -1,12 +1,14 @@
 // Sorts what the informer caches hold into one cycle's input: which ZenithJobs wait for a gang
-// placement (every worker pod created, none bound), which run, and the unbound pods of each
-// waiting gang in rank order, so a placement maps pod i of the gang to a real pod. Pods bound
-// a moment ago but not yet seen bound by the informer ("assumed") are overlaid here, so two
+// placement (every worker pod created, none bound), which run, which run with pods still
+// unbound (replacements, workers beyond minAvailable: placed beside the bound ones), and the
+// unbound pods of each waiting gang in rank order, so a placement maps pod i to a real pod. Pods
+// bound a moment ago but not yet seen bound by the informer ("assumed") are overlaid here, so two
 // consecutive cycles never count the same GPUs twice. Pure: no client, no clock.
 #pragma once
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,7 +36,8 @@ struct GangPod {
 
 struct CycleInputs {
   scheduler::SnapshotObjects objects;
-  // Waiting job key ("ns/name") -> its unbound pods in rank order (at least minAvailable).
+  // Waiting job key ("ns/name") -> its unbound pods in rank order (at least minAvailable, or
+  // at least one for a partly bound gang).
   std::map<std::string, std::vector<GangPod>> gang_pods;
   // Running job key -> true when any of its pods is being deleted (an eviction in progress).
   std::map<std::string, bool> terminating;
@@ -44,13 +47,18 @@ struct CycleInputs {
 
 struct InputFilter {
   std::string scheduler_name = "zenith";
+  // Jobs whose bound pods are on their way out (a rolled-back bind, an eviction) though the
+  // caches may not show it yet: their unbound pods are not placed beside them.
+  std::set<std::string> hold;
 };
 
-// `pods` and `jobs` are read, not copied into `jobs` (the pointers stay valid while they live).
+using scheduler::ObjectPtr;
+
+// The objects are shared, not copied (`jobs` points into them while `in.objects` lives).
 // `assumed` is keyed "ns/name"; an assumed pod overrides the cached pod's node and GPU indices.
-CycleInputs SortCycleInputs(std::vector<Json> nodes, std::vector<Json> zenith_nodes,
-                            const std::vector<Json>& pods, std::vector<Json> queues,
-                            const std::vector<Json>& jobs,
+CycleInputs SortCycleInputs(std::vector<ObjectPtr> nodes, std::vector<ObjectPtr> zenith_nodes,
+                            const std::vector<ObjectPtr>& pods, std::vector<ObjectPtr> queues,
+                            const std::vector<ObjectPtr>& jobs,
                             const std::map<std::string, AssumedPod>& assumed,
                             const InputFilter& filter = {});
 

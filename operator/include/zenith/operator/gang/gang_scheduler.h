@@ -5,7 +5,9 @@
 // annotation zenith.ai/gpu-indices in the same Binding), deletes the pods of preempted gangs,
 // and explains waiting jobs with an Event and status.scheduling. It never leaves part of a
 // gang bound: when one bind fails, the pods of that gang already bound are deleted (the
-// controller recreates them).
+// controller recreates them). Binds never queue behind notes: Events and status writes go
+// through a second client with its own rate limiter, as kube-scheduler's event broadcaster
+// has its own client.
 #pragma once
 
 #include <atomic>
@@ -64,8 +66,14 @@ struct CycleReport {
 
 class GangScheduler {
  public:
-  GangScheduler(kube::Client& client, GangSchedulerOptions options,
+  // `client` carries the informers, binds and deletions; `notes` the Events and status writes
+  // (ZenithJob status.scheduling, ZenithQueue status), so they never take a bind's token.
+  GangScheduler(kube::Client& client, kube::Client& notes, GangSchedulerOptions options,
                 common::MetricsRegistry& metrics, common::Clock& clock);
+  // One client for everything (tests).
+  GangScheduler(kube::Client& client, GangSchedulerOptions options,
+                common::MetricsRegistry& metrics, common::Clock& clock)
+      : GangScheduler(client, client, std::move(options), metrics, clock) {}
   ~GangScheduler();
   GangScheduler(const GangScheduler&) = delete;
   GangScheduler& operator=(const GangScheduler&) = delete;
@@ -103,6 +111,7 @@ class GangScheduler {
   void Writer();
 
   kube::Client& client_;
+  kube::Client& notes_;
   const GangSchedulerOptions options_;
   common::Clock& clock_;
   std::unique_ptr<Metrics> metrics_;
@@ -124,6 +133,8 @@ class GangScheduler {
   // Job key -> the waiting reason last explained, so an Event is written only on change.
   std::map<std::string, std::string> explained_;
   std::map<std::string, common::TimePoint> evicting_;  // victim job key -> when evicted
+  // Job key -> when a bind of its failed and its bound pods were deleted again.
+  std::map<std::string, common::TimePoint> rolled_back_;
 
   std::mutex writes_mu_;
   std::condition_variable writes_cv_;

@@ -37,6 +37,9 @@ std::string_view FilterReasonName(FilterReason reason);
 FilterReason CheckNode(const Node& node, const JobRequest& job);
 
 bool ToleratesTaint(const std::vector<Toleration>& tolerations, const Taint& taint);
+// Every NoSchedule and NoExecute taint of a node is tolerated (PreferNoSchedule never filters).
+bool ToleratesNodeTaints(const std::vector<Toleration>& tolerations,
+                         const std::vector<Taint>& taints);
 bool MatchesAffinity(const std::map<std::string, std::string>& labels,
                      const std::vector<NodeSelectorTerm>& terms);
 

@@ -104,6 +104,9 @@ struct JobRequest {
   std::vector<NodeSelectorTerm> required_affinity;  // empty: no constraint
   std::vector<Toleration> tolerations;
   TopologyRequest topology;
+  // Nodes holding the job's pods already bound (a partly bound gang: `pods` more are placed
+  // beside them, in the same sameNodeLabel domain, and the pack domain preferred).
+  std::vector<std::string> bound_nodes;
 
   int64_t TotalGpus() const { return per_pod.gpus * pods; }
 };

@@ -4,6 +4,8 @@
 // left out and reported; one bad object never stops the cycle.
 #pragma once
 
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -16,15 +18,26 @@ namespace zenith::operator_::scheduler {
 // Pod label naming the ZenithJob (same namespace) a worker pod belongs to.
 inline constexpr const char* kJobLabel = "zenith.ai/job";
 
+// An API object as the informer caches hold it: immutable and shared, so a cycle reads the
+// caches without copying them.
+using ObjectPtr = std::shared_ptr<const nlohmann::json>;
+
+// Plain objects made shared (tests, callers without an informer).
+std::vector<ObjectPtr> ShareObjects(std::vector<nlohmann::json> objects);
+
 struct SnapshotObjects {
-  std::vector<nlohmann::json> nodes;
-  std::vector<nlohmann::json> zenith_nodes;  // matched to nodes by name
-  std::vector<nlohmann::json> pods;          // all pods; bound ones hold resources
-  std::vector<nlohmann::json> queues;        // ZenithQueues
+  std::vector<ObjectPtr> nodes;
+  std::vector<ObjectPtr> zenith_nodes;  // matched to nodes by name
+  std::vector<ObjectPtr> pods;          // all pods; bound ones hold resources
+  std::vector<ObjectPtr> queues;        // ZenithQueues
   // ZenithJobs whose gangs are bound: their queue, priority and preemptibility describe the
   // running gangs (pods of jobs not listed run as priority 0, not preemptible).
-  std::vector<nlohmann::json> running_jobs;
-  std::vector<nlohmann::json> pending_jobs;  // ZenithJobs to place this cycle
+  std::vector<ObjectPtr> running_jobs;
+  std::vector<ObjectPtr> pending_jobs;  // ZenithJobs to place this cycle
+  // Job key -> how many of its pods wait unbound beside pods already bound (replacements,
+  // workers beyond minAvailable): such a job in pending_jobs is placed for these pods only,
+  // next to its bound ones.
+  std::map<std::string, int> partial_pods;
 };
 
 struct BuiltSnapshot {

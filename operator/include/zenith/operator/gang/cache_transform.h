@@ -1,0 +1,20 @@
+// What the gang scheduler's informers keep of each object: only the fields the snapshot,
+// the cycle's inputs and the evictions read. A 1000-node cluster's Nodes and Pods carry
+// managedFields, images, conditions and container details the scheduler never looks at;
+// dropping them before they are stored is most of the operator's memory. These must never
+// drop a field kube_convert.h or cycle_inputs.h reads: a test pins each one.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+namespace zenith::operator_::gang {
+
+// Node: metadata (name, labels, uid, resourceVersion), spec.taints and spec.unschedulable,
+// status.allocatable and the Ready condition.
+void TrimNode(nlohmann::json& node);
+// Pod: metadata (name, namespace, uid, resourceVersion, labels, deletionTimestamp, the GPU
+// indices annotation), spec (nodeName, schedulerName, containers' and init containers'
+// resources and restartPolicy), status.phase.
+void TrimPod(nlohmann::json& pod);
+
+}  // namespace zenith::operator_::gang

@@ -1,0 +1,79 @@
+#include "zenith/operator/gang/cache_transform.h"
+
+#include <initializer_list>
+
+#include "zenith/operator/scheduler/snapshot.h"
+
+namespace zenith::operator_::gang {
+
+using nlohmann::json;
+
+namespace {
+
+// `from`'s `keys` (those present), moved out of it.
+json Keep(json& from, std::initializer_list<const char*> keys) {
+  json out = json::object();
+  if (!from.is_object()) return out;
+  for (const char* k : keys) {
+    auto it = from.find(k);
+    if (it != from.end()) out[k] = std::move(*it);
+  }
+  return out;
+}
+
+json KeepMetadata(json& obj) {
+  json& from = obj["metadata"];
+  json md = Keep(from, {"name", "namespace", "uid", "resourceVersion", "labels",
+                        "creationTimestamp", "deletionTimestamp"});
+  if (from.is_object() && from.contains("annotations")) {
+    json& ann = from["annotations"];
+    if (ann.is_object() && ann.contains(scheduler::kGpuIndicesAnnotation)) {
+      md["annotations"][scheduler::kGpuIndicesAnnotation] =
+          std::move(ann[scheduler::kGpuIndicesAnnotation]);
+    }
+  }
+  return md;
+}
+
+json KeepContainers(json& list) {
+  if (!list.is_array()) return std::move(list);  // malformed: kept for the parser to report
+  json out = json::array();
+  for (json& c : list) out.push_back(Keep(c, {"name", "resources", "restartPolicy"}));
+  return out;
+}
+
+}  // namespace
+
+void TrimNode(json& node) {
+  if (!node.is_object()) return;
+  json out = {{"metadata", KeepMetadata(node)}};
+  json spec = Keep(node["spec"], {"taints", "unschedulable"});
+  if (!spec.empty()) out["spec"] = std::move(spec);
+  json& from = node["status"];
+  json status = Keep(from, {"allocatable"});
+  if (from.is_object() && from.contains("conditions") && from["conditions"].is_array()) {
+    for (json& c : from["conditions"]) {
+      if (c.is_object() && c.value("type", "") == "Ready")
+        status["conditions"].push_back(Keep(c, {"type", "status"}));
+    }
+  }
+  if (!status.empty()) out["status"] = std::move(status);
+  node = std::move(out);
+}
+
+void TrimPod(json& pod) {
+  if (!pod.is_object()) return;
+  json out = {{"metadata", KeepMetadata(pod)}};
+  json& spec = pod["spec"];
+  json s = Keep(spec, {"nodeName", "schedulerName"});
+  if (spec.is_object() && spec.contains("containers"))
+    s["containers"] = KeepContainers(spec["containers"]);
+  if (spec.is_object() && spec.contains("initContainers"))
+    s["initContainers"] = KeepContainers(spec["initContainers"]);
+  out["spec"] = std::move(s);
+  json status = Keep(pod["status"], {"phase"});
+  if (!status.empty()) out["status"] = std::move(status);
+  pod = std::move(out);
+}
+
+}  // namespace zenith::operator_::gang
