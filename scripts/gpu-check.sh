@@ -36,6 +36,10 @@ section "all tests that built here (ctest -L unit)"
 section "precision kernels and host-to-device bandwidth"
 "$build/tests/runtime/cuda/runtime_cuda_test" --gtest_filter='PrecisionDevice*' | grep -E 'RESULT|OK|FAILED|SKIPPED' || status=1
 
+section "consumer-side GPU feeder: a real channel's batches to the device, against the CPU reference"
+"$build/tests/runtime/cuda/runtime_cuda_test" --gtest_filter='DeviceFeeder*:DeviceTensorPlan*' |
+  grep -E 'feeder:|OK|FAILED|SKIPPED|Failure|differ' || status=1
+
 section "NVML discovery against nvidia-smi"
 if [ -x "$build/device-plugin/zenith-discover" ]; then
   "$build/device-plugin/zenith-discover" --backend=nvml || status=1

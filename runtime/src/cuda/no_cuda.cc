@@ -1,4 +1,5 @@
 // The device half of zenith_runtime_cuda in a build without a CUDA toolkit: every call says so.
+#include "zenith/runtime/cuda/device_feeder.h"
 #include "zenith/runtime/cuda/host_memory.h"
 #include "zenith/runtime/cuda/precision.h"
 
@@ -33,5 +34,16 @@ HostRegistration& HostRegistration::operator=(HostRegistration&& other) noexcept
 HostRegistration::~HostRegistration() = default;
 
 Status CopyToDeviceAsync(void*, const void*, size_t, void*) { return NotBuilt(); }
+
+// No feeder can be created here; the members exist so callers link.
+Result<std::unique_ptr<DeviceFeeder>> DeviceFeeder::Create(ChannelConsumer&, DeviceFeederOptions) {
+  return NotBuilt();
+}
+DeviceFeeder::~DeviceFeeder() = default;
+Result<DeviceBatch> DeviceFeeder::Submit(const ChannelConsumer::Batch&) { return NotBuilt(); }
+Status DeviceFeeder::Recycle(const DeviceBatch&, void*) { return NotBuilt(); }
+Status DeviceFeeder::ReleaseCopied() { return NotBuilt(); }
+Status DeviceFeeder::Drain() { return NotBuilt(); }
+int DeviceFeeder::free_buffers() const { return 0; }
 
 }  // namespace zenith::runtime::cuda
