@@ -81,18 +81,6 @@ std::unique_ptr<LeaseLock> MakeLeaseLock(Client& client, std::string ns, std::st
   return std::make_unique<KubeLeaseLock>(client, std::move(ns), std::move(name));
 }
 
-std::string FormatMicroTime(common::WallTime t) {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
-  const std::time_t secs = static_cast<std::time_t>(us.count() / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(us.count() % 1000000));
-  return buf;
-}
-
 LeaderElector::LeaderElector(std::unique_ptr<LeaseLock> lock, LeaderElectionConfig config,
                              common::Clock& clock)
     : lock_(std::move(lock)), config_(std::move(config)), clock_(clock) {}
@@ -115,7 +103,7 @@ Status LeaderElector::Validate() const {
 
 bool LeaderElector::TryAcquireOrRenew() {
   const common::TimePoint now = clock_.Now();
-  const std::string wall = FormatMicroTime(clock_.WallNow());
+  const std::string wall = common::FormatMicroTime(clock_.WallNow());
   LeaseRecord desired;
   desired.holder = config_.identity;
   desired.lease_duration_seconds = std::max(1, Seconds(config_.lease_duration));
@@ -194,7 +182,7 @@ Status LeaderElector::Release() {
   }
   record.holder.clear();
   record.lease_duration_seconds = 1;
-  record.renew_time = FormatMicroTime(clock_.WallNow());
+  record.renew_time = common::FormatMicroTime(clock_.WallNow());
   auto updated = lock_->Update(record);
   if (!updated.ok()) return updated.status().WithContext("releasing " + lock_->Describe());
   std::lock_guard lock(mu_);

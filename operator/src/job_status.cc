@@ -120,44 +120,4 @@ Json JobStatusToJson(const JobStatus& s) {
   return j;
 }
 
-std::string FormatTime(common::WallTime t) {
-  std::time_t secs =
-      std::chrono::system_clock::to_time_t(std::chrono::time_point_cast<std::chrono::seconds>(t));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-Result<common::WallTime> ParseTime(const std::string& text) {
-  int y, mo, d, h, mi, s;
-  int n = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) != 6)
-    return InvalidArgumentError("time \"" + text + "\": not RFC 3339");
-  size_t i = static_cast<size_t>(n);
-  if (i < text.size() && text[i] == '.') {
-    ++i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  }
-  long offset = 0;
-  if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
-    int oh = 0, om = 0;
-    if (std::sscanf(text.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2)
-      return InvalidArgumentError("time \"" + text + "\": bad offset at byte " + std::to_string(i));
-    offset = (text[i] == '+' ? 1 : -1) * (oh * 3600L + om * 60L);
-  } else if (i >= text.size() || (text[i] != 'Z' && text[i] != 'z')) {
-    return InvalidArgumentError("time \"" + text + "\": missing zone at byte " + std::to_string(i));
-  }
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  std::time_t secs = timegm(&tm) - offset;
-  return std::chrono::system_clock::from_time_t(secs);
-}
-
 }  // namespace zenith::operator_

@@ -156,10 +156,5 @@ TEST(LeaderElectionTest, ValidateChecksTheTimings) {
   EXPECT_FALSE(anon.Validate().ok());
 }
 
-TEST(LeaderElectionTest, MicroTimeFormat) {
-  common::WallTime t{std::chrono::seconds(1700000000) + std::chrono::microseconds(42)};
-  EXPECT_EQ(FormatMicroTime(t), "2023-11-14T22:13:20.000042Z");
-}
-
 }  // namespace
 }  // namespace zenith::kube

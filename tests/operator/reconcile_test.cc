@@ -457,13 +457,5 @@ TEST(ReconcileTest, StaleJobCacheNeverDeletesNewerPods) {
   EXPECT_TRUE(p->create_pods.empty());
 }
 
-TEST(ReconcileTest, TimeRoundTrips) {
-  common::WallTime t = std::chrono::system_clock::from_time_t(1795000000);
-  EXPECT_EQ(FormatTime(t), "2026-11-18T11:06:40Z");
-  EXPECT_EQ(ParseTime("2026-11-18T11:06:40Z").value(), t);
-  EXPECT_EQ(ParseTime("2026-11-18T12:06:40.123+01:00").value(), t);
-  EXPECT_FALSE(ParseTime("yesterday").ok());
-}
-
 }  // namespace
 }  // namespace zenith::operator_

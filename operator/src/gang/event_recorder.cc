@@ -1,19 +1,10 @@
 #include "zenith/operator/gang/event_recorder.h"
 
-#include <ctime>
+#include "zenith/common/clock.h"
 
 namespace zenith::operator_::gang {
 
 using kube::Json;
-
-std::string FormatTimestamp(common::WallTime t) {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 EventRecorder::EventRecorder(kube::Client& client, std::string component, common::Clock& clock)
     : client_(client), component_(std::move(component)), clock_(clock) {}
@@ -23,7 +14,7 @@ Status EventRecorder::Record(const Json& object, const std::string& type, const 
   const Json& md = object.value("metadata", Json::object());
   const std::string ns = md.value("namespace", "default");
   const std::string uid = md.value("uid", "");
-  const std::string now = FormatTimestamp(clock_.WallNow());
+  const std::string now = common::FormatTime(clock_.WallNow());
   const std::string key = uid + "/" + reason + "/" + message;
 
   Written prior;

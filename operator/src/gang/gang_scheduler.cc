@@ -556,7 +556,7 @@ void GangScheduler::PatchScheduling(const Json& job, const std::string& reason,
   std::string since = StrAt(job, {"status", "scheduling", "lastTransitionTime"});
   // The time moves only when the reason does; a new number in the message is no transition.
   if (since.empty() || StrAt(job, {"status", "scheduling", "reason"}) != reason)
-    since = FormatTimestamp(clock_.WallNow());
+    since = common::FormatTime(clock_.WallNow());
   Json patch = {{"status",
                  {{"scheduling",
                    {{"reason", reason}, {"message", message}, {"lastTransitionTime", since}}}}}};

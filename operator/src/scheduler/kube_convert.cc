@@ -178,39 +178,12 @@ Result<std::vector<std::string>> StringList(const json* v, std::string_view obje
   return out;
 }
 
-// "2026-11-27T06:30:00Z" (RFC 3339 as the API server writes it; fractions and offsets too).
+// A timestamp field of an object, read the one way the project has (zenith/common/clock.h).
 Result<common::WallTime> ParseTimestamp(const std::string& s, std::string_view object,
                                         std::string_view field) {
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6) {
-    return FieldError(object, field, "\"" + s + "\" is not an RFC 3339 time");
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  std::chrono::nanoseconds frac{0};
-  size_t pos = static_cast<size_t>(consumed);
-  if (pos < s.size() && s[pos] == '.') {
-    int64_t scale = 100'000'000;
-    for (++pos; pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos])); ++pos) {
-      frac += std::chrono::nanoseconds((s[pos] - '0') * scale);
-      scale /= 10;
-    }
-  }
-  int offset_s = 0;
-  if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int hh = 0, mm = 0;
-    if (std::sscanf(s.c_str() + pos + 1, "%2d:%2d", &hh, &mm) != 2) {
-      return FieldError(object, field, "\"" + s + "\" has a bad zone offset");
-    }
-    offset_s = (s[pos] == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
-  } else if (pos >= s.size() || (s[pos] != 'Z' && s[pos] != 'z')) {
-    return FieldError(object, field, "\"" + s + "\" has no zone");
-  }
-  const time_t t = timegm(&tm) - offset_s;
-  return common::WallTime(std::chrono::seconds(t)) +
-         std::chrono::duration_cast<common::WallTime::duration>(frac);
+  auto t = common::ParseTime(s);
+  if (!t.ok()) return FieldError(object, field, t.status().message());
+  return t;
 }
 
 }  // namespace

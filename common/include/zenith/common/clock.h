@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <mutex>
+#include <string>
+
+#include "zenith/common/status.h"
 
 namespace zenith::common {
 
@@ -47,5 +50,14 @@ class FakeClock final : public Clock {
   Duration elapsed_{0};
   WallTime wall_start_;
 };
+
+// RFC 3339 in UTC as the Kubernetes API writes it, one way for the whole project.
+// metav1.Time: "2026-11-27T06:30:00Z".
+std::string FormatTime(WallTime t);
+// metav1.MicroTime: "2024-01-02T15:04:05.000000Z".
+std::string FormatMicroTime(WallTime t);
+// Fractions of a second and numeric offsets included; the error quotes the text and names the
+// byte where it stops making sense.
+Result<WallTime> ParseTime(const std::string& text);
 
 }  // namespace zenith::common

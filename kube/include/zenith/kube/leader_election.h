@@ -57,9 +57,6 @@ struct LeaderElectionConfig {
   std::function<void(const std::string& leader)> on_new_leader;  // another holder was observed
 };
 
-// "2024-01-02T15:04:05.000000Z".
-std::string FormatMicroTime(common::WallTime t);
-
 class LeaderElector {
  public:
   LeaderElector(std::unique_ptr<LeaseLock> lock, LeaderElectionConfig config, common::Clock& clock);

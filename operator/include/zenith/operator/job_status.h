@@ -83,9 +83,8 @@ JobStatus ParseJobStatus(const Json& status);
 // The status as written to the API server; `ready` is "<ready>/<replicas>" for kubectl.
 Json JobStatusToJson(const JobStatus& status);
 
-// RFC 3339 in UTC, whole seconds, as metav1.Time: "2026-11-27T06:30:00Z".
-std::string FormatTime(common::WallTime t);
-// Parses what FormatTime writes (fractions of a second and numeric offsets are accepted).
-Result<common::WallTime> ParseTime(const std::string& text);
+// metav1.Time, written and read the one way the project has (zenith/common/clock.h).
+using common::FormatTime;
+using common::ParseTime;
 
 }  // namespace zenith::operator_

@@ -37,7 +37,4 @@ class EventRecorder {
   std::map<std::string, Written> written_;  // uid/reason/message -> the Event holding it
 };
 
-// RFC 3339 in UTC with whole seconds, as metav1.Time.
-std::string FormatTimestamp(common::WallTime t);
-
 }  // namespace zenith::operator_::gang
