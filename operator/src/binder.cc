@@ -41,28 +41,101 @@ GangBinder::GangBinder(std::unique_ptr<GangPlacer> placer, std::unique_ptr<PodBi
                        common::Clock& clock)
     : placer_(std::move(placer)), binder_(std::move(binder)), clock_(clock) {}
 
+void GangBinder::ApplyAssumed(std::vector<PodUsage>& pods, common::TimePoint now) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < pods.size(); ++i) index[pods[i].key] = i;
+  for (auto it = assumed_.begin(); it != assumed_.end();) {
+    const Assumed& a = it->second;
+    auto found = index.find(it->first);
+    bool fresh = now - a.at <= kAssumeTtl;
+    if (found == index.end()) {
+      // Bound pods come from the cache, so a bound pod that is no longer there is gone; a pod
+      // created bound a moment ago may simply not have arrived yet.
+      if (a.unseen && fresh) {
+        pods.push_back({it->first, a.uid, a.node, a.gpus, true});
+        ++it;
+      } else {
+        it = assumed_.erase(it);
+      }
+      continue;
+    }
+    // Once the cache shows the pod bound, or under a new uid, it needs no assuming; a pod
+    // created bound that the cache shows at all is counted from the cache.
+    PodUsage& p = pods[found->second];
+    if (a.unseen || !p.node.empty() || p.uid != a.uid || !fresh) {
+      it = assumed_.erase(it);
+      continue;
+    }
+    p.node = a.node;
+    ++it;
+  }
+}
+
+BindResult GangBinder::PlaceNew(const std::string& job, const TopologySpec& topology,
+                                std::vector<Json>& gang,
+                                const std::vector<kube::SharedObject>& nodes,
+                                std::vector<PodUsage> pods) {
+  std::lock_guard<std::mutex> lock(mu_);
+  BindResult result;
+  std::vector<std::string> keys;
+  for (const auto& p : gang) {
+    const Json& md = Child(p, "metadata");
+    keys.push_back(md.value("namespace", "") + "/" + md.value("name", ""));
+    if (assumed_.count(keys.back())) {
+      // Created a moment ago and not in the cache yet: this is a stale look at the gang.
+      result.message = "pod " + keys.back() + " was just created; waiting for the cache";
+      return result;
+    }
+  }
+  ApplyAssumed(pods, clock_.Now());
+  GangRequest request;
+  request.job = job;
+  request.topology = topology;
+  for (const auto& p : gang) request.members.push_back(MemberOf(p));
+  auto assignment = placer_->Place(request, BuildNodeCapacity(nodes, pods));
+  if (!assignment.ok()) {
+    result.message = assignment.status().message();
+    return result;
+  }
+  auto now = clock_.Now();
+  for (size_t i = 0; i < gang.size(); ++i) {
+    const std::string& node = assignment->at(request.members[i].pod);
+    gang[i]["spec"]["nodeName"] = node;
+    assumed_[keys[i]] = {node, "", now, request.members[i].gpus, true};
+  }
+  result.placed = true;
+  result.assignment = std::move(*assignment);
+  result.assumed = std::move(keys);
+  return result;
+}
+
+void GangBinder::Forget(const std::vector<std::string>& keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& k : keys) assumed_.erase(k);
+}
+
+void GangBinder::Created(const std::vector<std::pair<std::string, std::string>>& pods) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, uid] : pods) {
+    auto it = assumed_.find(key);
+    if (it != assumed_.end() && it->second.unseen && it->second.uid.empty()) it->second.uid = uid;
+  }
+}
+
+void GangBinder::Deleted(const std::string& key, const std::string& uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = assumed_.find(key);
+  if (it != assumed_.end() && it->second.uid == uid) assumed_.erase(it);
+}
+
 Result<BindResult> GangBinder::PlaceAndBind(const std::string& job, const TopologySpec& topology,
                                             const std::vector<Json>& gang,
-                                            const std::vector<Json>& nodes,
+                                            const std::vector<kube::SharedObject>& nodes,
                                             std::vector<PodUsage> pods) {
   std::lock_guard<std::mutex> lock(mu_);
   auto now = clock_.Now();
   // The GPUs in use: every known pod, with the bindings the informer has not shown yet.
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < pods.size(); ++i) index[pods[i].key] = i;
-  for (auto it = assumed_.begin(); it != assumed_.end();) {
-    // Bound pods come from the cache, so an assumed pod that is no longer there (or is there
-    // under a new uid) is gone; one the cache shows bound needs no assuming.
-    auto found = index.find(it->first);
-    bool keep = found != index.end() && pods[found->second].node.empty() &&
-                pods[found->second].uid == it->second.uid && now - it->second.at <= kAssumeTtl;
-    if (!keep) {
-      it = assumed_.erase(it);
-      continue;
-    }
-    pods[found->second].node = it->second.node;
-    ++it;
-  }
+  ApplyAssumed(pods, now);
 
   GangRequest request;
   request.job = job;
@@ -93,7 +166,7 @@ Result<BindResult> GangBinder::PlaceAndBind(const std::string& job, const Topolo
     if (s.ok()) {
       bound.push_back(&gang[i]);
       assumed_[kube::ObjectKey(gang[i])] = {assignment->at(md.value("name", "")),
-                                            md.value("uid", ""), now};
+                                            md.value("uid", ""), now, UsageOf(gang[i]).gpus};
     } else if (failed.ok()) {
       failed = s.WithContext("binding pod " + kube::ObjectKey(gang[i]) + " of " + job + " to " +
                              assignment->at(md.value("name", "")));

@@ -94,6 +94,9 @@ std::string DefaultIdentity() {
   return std::string(host) + "-" + std::to_string(getpid());
 }
 
+// How long a reconcile waits for the cache to show the operator's own last write of a job.
+constexpr auto kWriteVisibleWithin = std::chrono::seconds(5);
+
 kube::WorkQueueOptions QueueOptions() {
   kube::WorkQueueOptions o;
   o.base_delay = std::chrono::milliseconds(20);
@@ -181,7 +184,12 @@ Status Controller::Start(std::chrono::milliseconds sync_timeout) {
                        },
                        [this](const Json&) { EnqueueAll(); }});
 
-  for (auto* inf : {nodes_.get(), pods_.get(), services_.get(), jobs_.get()}) inf->Start();
+  // The controller never reads managedFields: not keeping them halves what each cache copy,
+  // handler and reconcile touches.
+  for (auto* inf : {nodes_.get(), pods_.get(), services_.get(), jobs_.get()}) {
+    inf->SetTransform(kube::StripManagedFields);
+    inf->Start();
+  }
   for (auto* inf : {nodes_.get(), pods_.get(), services_.get(), jobs_.get()}) {
     if (!inf->WaitForSync(sync_timeout))
       return DeadlineExceededError("informer caches did not sync within " +
@@ -230,6 +238,15 @@ void Controller::IndexJob(const Json& job, bool deleted) {
   std::string key = kube::ObjectKey(job);
   bool queued = !deleted && Child(job, "status").value("phase", "") == "Queued";
   std::lock_guard<std::mutex> l(index_mu_);
+  auto w = unseen_.find(key);
+  if (w != unseen_.end()) {
+    if (deleted) {
+      unseen_.erase(w);
+    } else if (w->second.job_version == Child(job, "metadata").value("resourceVersion", "")) {
+      w->second.job_version.clear();
+      if (w->second.pods.empty()) unseen_.erase(w);
+    }
+  }
   if (queued) {
     waiting_.insert(key);
   } else {
@@ -241,7 +258,12 @@ void Controller::IndexPod(const Json& pod, bool deleted) {
   const Json& md = Child(pod, "metadata");
   std::string key = kube::ObjectKey(pod);
   std::string job = md.value("namespace", "") + "/" + Child(md, "labels").value(kJobLabel, "");
+  if (deleted && binder_) binder_->Deleted(key, md.value("uid", ""));
   std::lock_guard<std::mutex> l(index_mu_);
+  if (auto w = unseen_.find(job); w != unseen_.end() && !deleted) {
+    w->second.pods.erase(key);
+    if (w->second.pods.empty() && w->second.job_version.empty()) unseen_.erase(w);
+  }
   if (deleted) {
     usage_.erase(key);
     auto it = pods_by_job_.find(job);
@@ -283,8 +305,27 @@ void Controller::Worker() {
 }
 
 Status Controller::Sync(const std::string& key) {
-  auto cached = jobs_->Get(key);
+  auto cached = jobs_->GetShared(key);
   if (!cached) return Status::Ok();  // gone; the finalizer made sure its children went first
+  {
+    // The caches do not show this operator's last writes for the job yet: a reconcile now
+    // would plan from the old status (and meet 409 Conflict) or create the pods again. The
+    // writes' watch events queue the job again; the wait is bounded in case one is never seen
+    // (a relist).
+    std::lock_guard<std::mutex> l(index_mu_);
+    auto w = unseen_.find(key);
+    if (w != unseen_.end()) {
+      auto age = clock_.Now() - w->second.at;
+      bool behind =
+          !w->second.job_version.empty() &&
+          Child(*cached, "metadata").value("resourceVersion", "") != w->second.job_version;
+      if ((behind || !w->second.pods.empty()) && age < kWriteVisibleWithin) {
+        queue_.AddAfter(key, kWriteVisibleWithin - age);
+        return Status::Ok();
+      }
+      unseen_.erase(w);
+    }
+  }
   ReconcileInput in;
   in.job = *cached;
   std::vector<std::string> pod_keys;
@@ -294,36 +335,85 @@ Status Controller::Sync(const std::string& key) {
     if (it != pods_by_job_.end()) pod_keys.assign(it->second.begin(), it->second.end());
   }
   for (const auto& k : pod_keys)
-    if (auto p = pods_->Get(k)) in.pods.push_back(std::move(*p));
+    if (auto p = pods_->GetShared(k)) in.pods.push_back(std::move(p));
   in.service = services_->Get(key);
   for (const auto& n : nodes_->Keys()) in.nodes.insert(n);
   in.nodes_known = nodes_->HasSynced();
   in.now = clock_.WallNow();
 
   ZENITH_ASSIGN_OR_RETURN(Plan plan, Reconcile(in, config_));
-  ZENITH_RETURN_IF_ERROR(executor_.Execute(in.job, in.pods, plan));
+  // A gang created whole is placed first and created bound: no bind calls, and no wait for
+  // the informer to show the pods before they can be bound.
+  std::optional<ZenithJob> job;
+  auto usage = [this] {
+    std::vector<PodUsage> out;
+    std::lock_guard<std::mutex> l(index_mu_);
+    out.reserve(usage_.size());
+    for (const auto& [k, u] : usage_) out.push_back(u);
+    return out;
+  };
+  std::vector<std::string> assumed;
+  if (binder_ && !plan.create_pods.empty()) {
+    if (auto parsed = ParseZenithJob(in.job); parsed.ok()) job = std::move(*parsed);
+    bool whole = job && static_cast<int>(plan.create_pods.size()) == job->spec.replicas;
+    for (const auto& p : plan.create_pods)
+      whole = whole && Child(p, "spec").value("schedulerName", "") == options_.scheduler_name &&
+              Child(p, "spec").value("nodeName", "").empty();
+    if (whole) {
+      BindResult r = binder_->PlaceNew(key, job->spec.topology, plan.create_pods,
+                                       nodes_->ListShared(), usage());
+      if (r.placed) {
+        plan.create_pods_bound = true;
+        assumed = std::move(r.assumed);
+      } else {
+        log::Debug("gang created unbound", {{"job", key}, {"reason", r.message}});
+      }
+    }
+  }
+  ExecuteResult written;
+  Status executed = executor_.Execute(in.job, in.pods, plan, &written);
+  if (!assumed.empty()) {
+    if (executed.ok()) {
+      binder_->Created(written.created);
+    } else {
+      binder_->Forget(assumed);
+    }
+  }
+  {
+    Unseen u{written.job_version, {}, clock_.Now()};
+    if (executed.ok()) {
+      for (const auto& [pod, uid] : written.created)
+        if (!uid.empty()) u.pods.insert(pod);
+    }
+    std::lock_guard<std::mutex> l(index_mu_);
+    // A pod already delivered (the watch can beat the create's reply) is not waited for.
+    for (auto it = u.pods.begin(); it != u.pods.end();)
+      it = usage_.count(*it) ? u.pods.erase(it) : std::next(it);
+    if (!u.job_version.empty() || !u.pods.empty()) unseen_[key] = std::move(u);
+  }
+  if (!executed.ok()) return executed;
   for (const auto& e : plan.events)
     log::Info("job transition", {{"job", key}, {"reason", e.reason}, {"message", e.message}});
+  if (plan.create_pods_bound) {
+    metrics_->binds.Increment();
+    log::Info("gang created bound", {{"job", key}, {"pods", static_cast<int64_t>(assumed.size())}});
+  }
 
   if (!plan.place.empty() && binder_) {
     std::vector<Json> gang;
     for (const auto& p : in.pods) {
-      const Json& md = p["metadata"];
+      const Json& md = (*p)["metadata"];
       if (std::find(plan.place.begin(), plan.place.end(), md.value("name", "")) == plan.place.end())
         continue;
       // Pods for another scheduler are that scheduler's to bind.
-      if (p["spec"].value("schedulerName", "") == options_.scheduler_name) gang.push_back(p);
+      if ((*p)["spec"].value("schedulerName", "") == options_.scheduler_name) gang.push_back(*p);
     }
     if (!gang.empty()) {
-      auto job = ParseZenithJob(in.job);
-      TopologySpec topology = job.ok() ? job->spec.topology : TopologySpec{};
-      std::vector<PodUsage> usage;
-      {
-        std::lock_guard<std::mutex> l(index_mu_);
-        usage.reserve(usage_.size());
-        for (const auto& [k, u] : usage_) usage.push_back(u);
+      if (!job) {
+        if (auto parsed = ParseZenithJob(in.job); parsed.ok()) job = std::move(*parsed);
       }
-      auto r = binder_->PlaceAndBind(key, topology, gang, nodes_->List(), std::move(usage));
+      TopologySpec topology = job ? job->spec.topology : TopologySpec{};
+      auto r = binder_->PlaceAndBind(key, topology, gang, nodes_->ListShared(), usage());
       if (!r.ok()) {
         metrics_->ApiError("bind pod");
         return r.status();

@@ -23,7 +23,10 @@ Status Executor::Check(const std::string& verb, const Status& s) {
   return s;
 }
 
-Status Executor::Execute(const Json& job, const std::vector<Json>& pods, const Plan& plan) {
+Status Executor::Execute(const Json& job, const std::vector<std::shared_ptr<const Json>>& pods,
+                         const Plan& plan, ExecuteResult* result) {
+  ExecuteResult scratch;
+  ExecuteResult& out = result ? *result : scratch;
   const Json& md = Child(job, "metadata");
   const std::string ns = md.value("namespace", "");
   const std::string name = md.value("name", "");
@@ -36,28 +39,96 @@ Status Executor::Execute(const Json& job, const std::vector<Json>& pods, const P
     if (Child(*plan.update_job, "metadata").value("finalizers", Json::array()).empty())
       return Status::Ok();
     current = std::move(*r);  // its resourceVersion makes the status write below valid
+    out.job_version = Child(current, "metadata").value("resourceVersion", "");
   }
-  if (plan.status) {
-    Json obj = current;
-    const Json old_status = current.value("status", Json::object());
-    obj["status"] = *plan.status;
-    // status.scheduling belongs to the gang scheduler (a merge patch of its own): keep it.
-    if (old_status.contains("scheduling") && !obj["status"].contains("scheduling")) {
-      obj["status"]["scheduling"] = old_status["scheduling"];
+
+  // The status and the creations at once: each write is its own task, and the first error is
+  // returned once all have finished (none is abandoned half-way).
+  std::vector<std::future<Status>> writes;
+  auto spawn = [&writes](auto fn) { writes.push_back(std::async(std::launch::async, fn)); };
+  if (plan.status || plan.delete_job) {
+    spawn([&]() -> Status {
+      if (plan.status) {
+        Json obj = current;
+        const Json old_status = current.value("status", Json::object());
+        obj["status"] = *plan.status;
+        // status.scheduling belongs to the gang scheduler (a merge patch of its own): keep it.
+        if (old_status.contains("scheduling") && !obj["status"].contains("scheduling")) {
+          obj["status"]["scheduling"] = old_status["scheduling"];
+        }
+        auto r = client_.UpdateStatus(ZenithJobs(), ns, obj);
+        ZENITH_RETURN_IF_ERROR(Check("update zenithjob status", r.status()));
+        out.job_version = Child(*r, "metadata").value("resourceVersion", "");
+      }
+      if (plan.delete_job) {
+        kube::DeleteOptions opts;
+        opts.precondition_uid = md.value("uid", "");
+        auto r = client_.Delete(ZenithJobs(), ns, name, opts);
+        if (!r.ok() && !kube::IsNotFound(r.status())) return Check("delete zenithjob", r.status());
+        log::Info("finished job deleted after its TTL", {{"job", ns + "/" + name}});
+      }
+      return Status::Ok();
+    });
+  }
+  if (plan.create_service) {
+    spawn([&]() -> Status {
+      auto r = client_.Create(kube::resources::Services(), ns, *plan.create_service);
+      if (!r.ok() && !kube::IsAlreadyExists(r.status())) return Check("create service", r.status());
+      return Status::Ok();
+    });
+  }
+  // The uid of each pod this call created, for the rollback of a gang created bound.
+  std::vector<std::string> created(plan.create_pods.size());
+  const size_t first_create = writes.size();
+  for (size_t i = 0; i < plan.create_pods.size(); ++i) {
+    spawn([this, &ns, &plan, &created, i]() -> Status {
+      auto r = client_.Create(kube::resources::Pods(), ns, plan.create_pods[i]);
+      if (r.ok()) {
+        created[i] = Child(*r, "metadata").value("uid", "");
+        return Status::Ok();
+      }
+      // A gang created bound must be created whole by this call: a pod of that name that
+      // already exists was not placed with it.
+      if (kube::IsAlreadyExists(r.status()) && !plan.create_pods_bound) return Status::Ok();
+      return Check("create pod", r.status());
+    });
+  }
+  Status first;
+  bool create_failed = false;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    Status s = writes[i].get();
+    if (!s.ok() && i >= first_create) create_failed = true;
+    if (first.ok() && !s.ok()) first = s;
+  }
+  for (size_t i = 0; i < created.size(); ++i)
+    out.created.emplace_back(ns + "/" + Child(plan.create_pods[i], "metadata").value("name", ""),
+                             created[i]);
+  if (create_failed && plan.create_pods_bound) {
+    // All or nothing: the pods of the gang that were created bound go again, so none holds
+    // GPUs while the rest is missing; the next reconcile creates the gang anew.
+    for (size_t i = 0; i < created.size(); ++i) {
+      if (created[i].empty()) continue;
+      kube::DeleteOptions opts;
+      opts.precondition_uid = created[i];
+      const std::string pod_name = Child(plan.create_pods[i], "metadata").value("name", "");
+      auto r = client_.Delete(kube::resources::Pods(), ns, pod_name, opts);
+      if (!r.ok() && !kube::IsNotFound(r.status()))
+        log::Warn("rollback of a gang created in part failed",
+                  {{"pod", ns + "/" + pod_name}, {"error", r.status()}});
     }
-    auto r = client_.UpdateStatus(ZenithJobs(), ns, obj);
-    ZENITH_RETURN_IF_ERROR(Check("update zenithjob status", r.status()));
   }
-  if (plan.delete_job) {
-    kube::DeleteOptions opts;
-    opts.precondition_uid = md.value("uid", "");
-    auto r = client_.Delete(ZenithJobs(), ns, name, opts);
-    if (!r.ok() && !kube::IsNotFound(r.status())) return Check("delete zenithjob", r.status());
-    log::Info("finished job deleted after its TTL", {{"job", ns + "/" + name}});
-  }
+  ZENITH_RETURN_IF_ERROR(first);
+
+  // Deletions only once the status is stored: a gang restart counts its retry in the status,
+  // and pods removed before that count was kept would look lost to the next reconcile, which
+  // would count the restart a second time.
+  writes.clear();
   if (plan.delete_service) {
-    auto r = client_.Delete(kube::resources::Services(), ns, name);
-    if (!r.ok() && !kube::IsNotFound(r.status())) return Check("delete service", r.status());
+    spawn([&]() -> Status {
+      auto r = client_.Delete(kube::resources::Services(), ns, name);
+      if (!r.ok() && !kube::IsNotFound(r.status())) return Check("delete service", r.status());
+      return Status::Ok();
+    });
   }
   std::vector<std::pair<std::string, bool>> deletions;
   for (const auto& n : plan.delete_pods) deletions.emplace_back(n, false);
@@ -66,30 +137,19 @@ Status Executor::Execute(const Json& job, const std::vector<Json>& pods, const P
     kube::DeleteOptions opts;
     if (force) opts.grace_period_seconds = 0;
     for (const auto& p : pods) {
-      const Json& pm = Child(p, "metadata");
+      const Json& pm = Child(*p, "metadata");
       if (pm.value("name", "") == pod_name) opts.precondition_uid = pm.value("uid", "");
     }
     if (opts.precondition_uid && opts.precondition_uid->empty()) opts.precondition_uid.reset();
-    auto r = client_.Delete(kube::resources::Pods(), ns, pod_name, opts);
-    // NotFound: already gone; Conflict: the name now belongs to a newer pod, which stays.
-    if (!r.ok() && !kube::IsNotFound(r.status()) && kube::ApiHttpCode(r.status()) != 409)
-      return Check("delete pod", r.status());
-  }
-  if (plan.create_service) {
-    auto r = client_.Create(kube::resources::Services(), ns, *plan.create_service);
-    if (!r.ok() && !kube::IsAlreadyExists(r.status())) return Check("create service", r.status());
-  }
-  // The gang's pods are created together: one round trip, not one per rank.
-  std::vector<std::future<Status>> creates;
-  for (const auto& pod : plan.create_pods) {
-    creates.push_back(std::async(std::launch::async, [this, &ns, &pod]() -> Status {
-      auto r = client_.Create(kube::resources::Pods(), ns, pod);
-      if (!r.ok() && !kube::IsAlreadyExists(r.status())) return Check("create pod", r.status());
+    spawn([this, &ns, pod_name = pod_name, opts]() -> Status {
+      auto r = client_.Delete(kube::resources::Pods(), ns, pod_name, opts);
+      // NotFound: already gone; Conflict: the name now belongs to a newer pod, which stays.
+      if (!r.ok() && !kube::IsNotFound(r.status()) && kube::ApiHttpCode(r.status()) != 409)
+        return Check("delete pod", r.status());
       return Status::Ok();
-    }));
+    });
   }
-  Status first;
-  for (auto& f : creates) {
+  for (auto& f : writes) {
     Status s = f.get();
     if (first.ok() && !s.ok()) first = s;
   }

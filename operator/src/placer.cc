@@ -47,13 +47,19 @@ PodUsage UsageOf(const Json& pod) {
   return u;
 }
 
-std::vector<NodeCapacity> BuildNodeCapacity(const std::vector<Json>& nodes,
-                                            const std::vector<PodUsage>& pods) {
+namespace {
+
+template <typename NodeRef>
+std::vector<NodeCapacity> NodeCapacities(const std::vector<NodeRef>& nodes,
+                                         const std::vector<PodUsage>& pods,
+                                         const Json& (*deref)(const NodeRef&)) {
   std::map<std::string, int64_t> used;
   for (const auto& p : pods)
     if (!p.node.empty() && p.active) used[p.node] += p.gpus;
   std::vector<NodeCapacity> out;
-  for (const auto& n : nodes) {
+  out.reserve(nodes.size());
+  for (const auto& ref : nodes) {
+    const Json& n = deref(ref);
     NodeCapacity c;
     auto node = scheduler::NodeFromJson(n);
     if (!node.ok()) {
@@ -74,6 +80,21 @@ std::vector<NodeCapacity> BuildNodeCapacity(const std::vector<Json>& nodes,
   std::sort(out.begin(), out.end(),
             [](const NodeCapacity& a, const NodeCapacity& b) { return a.name < b.name; });
   return out;
+}
+
+const Json& Itself(const Json& j) { return j; }
+const Json& Pointee(const std::shared_ptr<const Json>& j) { return *j; }
+
+}  // namespace
+
+std::vector<NodeCapacity> BuildNodeCapacity(const std::vector<Json>& nodes,
+                                            const std::vector<PodUsage>& pods) {
+  return NodeCapacities(nodes, pods, &Itself);
+}
+
+std::vector<NodeCapacity> BuildNodeCapacity(const std::vector<std::shared_ptr<const Json>>& nodes,
+                                            const std::vector<PodUsage>& pods) {
+  return NodeCapacities(nodes, pods, &Pointee);
 }
 
 Result<Assignment> FirstFitPlacer::Place(const GangRequest& gang,

@@ -191,7 +191,7 @@ Result<Plan> Reconcile(const ReconcileInput& in, const ReconcileConfig& cfg) {
   JobStatus& st = step.status;
 
   std::vector<PodInfo> pods;
-  for (const auto& p : in.pods) pods.push_back(Describe(p));
+  for (const auto& p : in.pods) pods.push_back(Describe(*p));
   std::sort(pods.begin(), pods.end(),
             [](const PodInfo& a, const PodInfo& b) { return a.name < b.name; });
 

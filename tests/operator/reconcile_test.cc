@@ -23,7 +23,7 @@ class World {
   Plan Step() {
     ReconcileInput in;
     in.job = job_;
-    for (const auto& [name, pod] : pods_) in.pods.push_back(pod);
+    for (const auto& [name, pod] : pods_) in.pods.push_back(std::make_shared<const Json>(pod));
     in.service = service_;
     in.nodes = nodes_;
     in.nodes_known = true;
@@ -446,7 +446,7 @@ TEST(ReconcileTest, StaleJobCacheNeverDeletesNewerPods) {
   // A reconcile that still sees retries=0 must leave attempt-1 pods alone.
   ReconcileInput in;
   in.job = stale;
-  for (const auto& [n, pod] : w.pods()) in.pods.push_back(pod);
+  for (const auto& [n, pod] : w.pods()) in.pods.push_back(std::make_shared<const Json>(pod));
   in.service = w.service();
   in.nodes = w.nodes();
   in.nodes_known = true;

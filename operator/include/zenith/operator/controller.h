@@ -74,6 +74,14 @@ class Controller {
   std::map<std::string, std::set<std::string>> pods_by_job_;  // "ns/job" -> pod keys
   std::map<std::string, PodUsage> usage_;                     // pod key -> what it uses
   std::set<std::string> waiting_;                             // jobs in phase Queued
+  // What this operator last wrote for a job and the informers have not shown yet: until they
+  // do, a reconcile would plan from stale objects (and meet 409, or create pods twice).
+  struct Unseen {
+    std::string job_version;     // the job's resourceVersion after the write; "" once seen
+    std::set<std::string> pods;  // pod keys created, until each is in the cache
+    common::TimePoint at;
+  };
+  std::map<std::string, Unseen> unseen_;  // job key -> its writes not yet in the caches
   std::vector<std::thread> workers_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stopped_{false};

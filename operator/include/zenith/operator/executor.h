@@ -1,8 +1,9 @@
-// Performs a reconcile Plan through the API client, in the order that keeps a crash harmless:
-// job metadata, then status (both conditional on the cached resourceVersion, so a stale cache
-// gets 409 and the key is retried), then deletions (conditional on the pod's uid), creations
-// (AlreadyExists is success), and last the Events, sent by a background thread. Stops at the
-// first error.
+// Performs a reconcile Plan through the API client, in the order that keeps a crash harmless.
+// The job's metadata (its finalizer) goes first, conditional on the cached resourceVersion (a
+// stale cache gets 409 and the key is retried), so no child exists that a deletion could miss.
+// Then the status (conditional on that resourceVersion) and the creations (AlreadyExists is
+// success) go out together, one round trip for all; deletions (conditional on the pod's uid)
+// only once the status is stored. Last come the Events, sent by a background thread.
 #pragma once
 
 #include <condition_variable>
@@ -25,6 +26,12 @@ struct ExecutorHooks {
   std::function<void(const std::string& verb, const Status& error)> on_api_error;
 };
 
+struct ExecuteResult {
+  std::string job_version;  // resourceVersion of the job's last successful write; "" if none
+  // "ns/name" -> uid of each pod this call created (in plan.create_pods order; "" if not).
+  std::vector<std::pair<std::string, std::string>> created;
+};
+
 class Executor {
  public:
   Executor(kube::Client& client, std::string component, std::string instance, common::Clock& clock,
@@ -36,7 +43,9 @@ class Executor {
 
   // `job` is the cached object the plan was computed from; `pods` its cached pods (their uids
   // make deletions exact). Places nothing: the controller hands plan.place to the binder.
-  Status Execute(const Json& job, const std::vector<Json>& pods, const Plan& plan);
+  // `result`, when given, learns what was written, also when an error is returned.
+  Status Execute(const Json& job, const std::vector<std::shared_ptr<const Json>>& pods,
+                 const Plan& plan, ExecuteResult* result = nullptr);
 
   // A core/v1 Event about `job` (kubectl describe shows them).
   Status RecordEvent(const Json& job, const EventSpec& event);

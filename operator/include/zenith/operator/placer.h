@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -78,6 +79,9 @@ PodUsage UsageOf(const Json& pod);
 // The nodes' capacity as `pods` use it: GPUs of bound pods that have not finished count as used.
 // A node that does not parse is logged with the field and is not schedulable.
 std::vector<NodeCapacity> BuildNodeCapacity(const std::vector<Json>& nodes,
+                                            const std::vector<PodUsage>& pods);
+// The same, over the informer's shared objects (no copy of the node cache).
+std::vector<NodeCapacity> BuildNodeCapacity(const std::vector<std::shared_ptr<const Json>>& nodes,
                                             const std::vector<PodUsage>& pods);
 // The member a pod makes (its name, GPU request, nodeSelector, tolerations).
 GangMember MemberOf(const Json& pod);

@@ -4,6 +4,7 @@
 // running it twice, or in a restarted operator, gives the same answer. The Executor performs it.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -21,8 +22,9 @@ namespace zenith::operator_ {
 inline constexpr const char* kFinalizer = "zenith.ai/cleanup";
 
 struct ReconcileInput {
-  Json job;                     // from the cache
-  std::vector<Json> pods;       // pods labelled zenith.ai/job=<name> in the job's namespace
+  Json job;  // from the cache
+  // Pods labelled zenith.ai/job=<name> in the job's namespace: the informer's shared objects.
+  std::vector<std::shared_ptr<const Json>> pods;
   std::optional<Json> service;  // the headless Service
   std::set<std::string> nodes;  // names of the nodes that exist
   bool nodes_known = false;     // the node cache has synced: a pod's missing node is lost
@@ -54,6 +56,10 @@ struct Plan {
   // they are deleted at once (grace period 0), as the pod garbage collector would.
   std::vector<std::string> force_delete_pods;
   std::vector<Json> create_pods;
+  // Set by the controller when it placed create_pods before creating them (they carry
+  // spec.nodeName): the Executor then creates them all or none, deleting those it created when
+  // another create fails, so no part of a gang holds GPUs.
+  bool create_pods_bound = false;
   std::vector<EventSpec> events;   // one per phase transition, sent after the status is stored
   std::vector<std::string> place;  // names of the gang's unbound pods, ready to be placed
   std::optional<common::Duration> requeue_after;
