@@ -244,7 +244,7 @@ void Controller::IndexJob(const Json& job, bool deleted) {
       unseen_.erase(w);
     } else if (w->second.job_version == Child(job, "metadata").value("resourceVersion", "")) {
       w->second.job_version.clear();
-      if (w->second.pods.empty()) unseen_.erase(w);
+      if (w->second.Seen()) unseen_.erase(w);
     }
   }
   if (queued) {
@@ -260,9 +260,10 @@ void Controller::IndexPod(const Json& pod, bool deleted) {
   std::string job = md.value("namespace", "") + "/" + Child(md, "labels").value(kJobLabel, "");
   if (deleted && binder_) binder_->Deleted(key, md.value("uid", ""));
   std::lock_guard<std::mutex> l(index_mu_);
-  if (auto w = unseen_.find(job); w != unseen_.end() && !deleted) {
-    w->second.pods.erase(key);
-    if (w->second.pods.empty() && w->second.job_version.empty()) unseen_.erase(w);
+  if (auto w = unseen_.find(job); w != unseen_.end()) {
+    if (!deleted) w->second.created.erase(key);
+    if (deleted || PodTerminating(pod)) w->second.deleted.erase(key);
+    if (w->second.Seen()) unseen_.erase(w);
   }
   if (deleted) {
     usage_.erase(key);
@@ -319,7 +320,8 @@ Status Controller::Sync(const std::string& key) {
       bool behind =
           !w->second.job_version.empty() &&
           Child(*cached, "metadata").value("resourceVersion", "") != w->second.job_version;
-      if ((behind || !w->second.pods.empty()) && age < kWriteVisibleWithin) {
+      bool pending = behind || !w->second.created.empty() || !w->second.deleted.empty();
+      if (pending && age < kWriteVisibleWithin) {
         queue_.AddAfter(key, kWriteVisibleWithin - age);
         return Status::Ok();
       }
@@ -380,16 +382,22 @@ Status Controller::Sync(const std::string& key) {
     }
   }
   {
-    Unseen u{written.job_version, {}, clock_.Now()};
+    Unseen u{written.job_version, {}, {}, clock_.Now()};
+    // Checked under the lock the pod handlers take, so no event slips between the check and
+    // the record: what the caches already show (the watch can beat a reply) is not waited for.
+    std::lock_guard<std::mutex> l(index_mu_);
     if (executed.ok()) {
       for (const auto& [pod, uid] : written.created)
-        if (!uid.empty()) u.pods.insert(pod);
+        if (!uid.empty() && !usage_.count(pod)) u.created.insert(pod);
+      const std::string ns = key.substr(0, key.find('/') + 1);
+      for (const auto* names : {&plan.delete_pods, &plan.force_delete_pods}) {
+        for (const auto& name : *names) {
+          auto now = pods_->GetShared(ns + name);
+          if (now && !PodTerminating(*now)) u.deleted.insert(ns + name);
+        }
+      }
     }
-    std::lock_guard<std::mutex> l(index_mu_);
-    // A pod already delivered (the watch can beat the create's reply) is not waited for.
-    for (auto it = u.pods.begin(); it != u.pods.end();)
-      it = usage_.count(*it) ? u.pods.erase(it) : std::next(it);
-    if (!u.job_version.empty() || !u.pods.empty()) unseen_[key] = std::move(u);
+    if (!u.Seen()) unseen_[key] = std::move(u);
   }
   if (!executed.ok()) return executed;
   for (const auto& e : plan.events)

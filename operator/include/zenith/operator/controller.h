@@ -77,9 +77,11 @@ class Controller {
   // What this operator last wrote for a job and the informers have not shown yet: until they
   // do, a reconcile would plan from stale objects (and meet 409, or create pods twice).
   struct Unseen {
-    std::string job_version;     // the job's resourceVersion after the write; "" once seen
-    std::set<std::string> pods;  // pod keys created, until each is in the cache
+    std::string job_version;        // the job's resourceVersion after the write; "" once seen
+    std::set<std::string> created;  // pod keys created, until each is in the cache
+    std::set<std::string> deleted;  // pod keys deleted, until each shows terminating or is gone
     common::TimePoint at;
+    bool Seen() const { return job_version.empty() && created.empty() && deleted.empty(); }
   };
   std::map<std::string, Unseen> unseen_;  // job key -> its writes not yet in the caches
   std::vector<std::thread> workers_;
