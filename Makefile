@@ -36,6 +36,7 @@ test-asan: setup
 	  -DZENITH_SANITIZE=address,undefined $(CMAKE_FLAGS)
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 600
 
 # The lock-free rings and the memory pool under ThreadSanitizer.
