@@ -375,11 +375,20 @@ Status Controller::Sync(const std::string& key) {
   ExecuteResult written;
   Status executed = executor_.Execute(in.job, in.pods, plan, &written);
   if (!assumed.empty()) {
-    if (executed.ok()) {
-      binder_->Created(written.created);
-    } else {
-      binder_->Forget(assumed);
+    // Pods that exist stay assumed (with their uid) until the informer shows them, even when
+    // another write of this step failed; the others are forgotten at once.
+    std::vector<std::pair<std::string, std::string>> made;
+    std::set<std::string> exist;
+    for (const auto& [pod, uid] : written.created) {
+      if (uid.empty()) continue;
+      made.emplace_back(pod, uid);
+      exist.insert(pod);
     }
+    std::vector<std::string> gone;
+    for (const auto& k : assumed)
+      if (!exist.count(k)) gone.push_back(k);
+    binder_->Created(made);
+    binder_->Forget(gone);
   }
   {
     Unseen u{written.job_version, {}, {}, clock_.Now()};
@@ -410,11 +419,12 @@ Status Controller::Sync(const std::string& key) {
   if (!plan.place.empty() && binder_) {
     std::vector<Json> gang;
     for (const auto& p : in.pods) {
-      const Json& md = (*p)["metadata"];
+      const Json& md = Child(*p, "metadata");
       if (std::find(plan.place.begin(), plan.place.end(), md.value("name", "")) == plan.place.end())
         continue;
       // Pods for another scheduler are that scheduler's to bind.
-      if ((*p)["spec"].value("schedulerName", "") == options_.scheduler_name) gang.push_back(*p);
+      if (Child(*p, "spec").value("schedulerName", "") == options_.scheduler_name)
+        gang.push_back(*p);
     }
     if (!gang.empty()) {
       if (!job) {

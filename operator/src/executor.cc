@@ -100,9 +100,6 @@ Status Executor::Execute(const Json& job, const std::vector<std::shared_ptr<cons
     if (!s.ok() && i >= first_create) create_failed = true;
     if (first.ok() && !s.ok()) first = s;
   }
-  for (size_t i = 0; i < created.size(); ++i)
-    out.created.emplace_back(ns + "/" + Child(plan.create_pods[i], "metadata").value("name", ""),
-                             created[i]);
   if (create_failed && plan.create_pods_bound) {
     // All or nothing: the pods of the gang that were created bound go again, so none holds
     // GPUs while the rest is missing; the next reconcile creates the gang anew.
@@ -112,11 +109,17 @@ Status Executor::Execute(const Json& job, const std::vector<std::shared_ptr<cons
       opts.precondition_uid = created[i];
       const std::string pod_name = Child(plan.create_pods[i], "metadata").value("name", "");
       auto r = client_.Delete(kube::resources::Pods(), ns, pod_name, opts);
-      if (!r.ok() && !kube::IsNotFound(r.status()))
+      if (r.ok() || kube::IsNotFound(r.status())) {
+        created[i].clear();  // gone again
+      } else {
         log::Warn("rollback of a gang created in part failed",
                   {{"pod", ns + "/" + pod_name}, {"error", r.status()}});
+      }
     }
   }
+  for (size_t i = 0; i < created.size(); ++i)
+    out.created.emplace_back(ns + "/" + Child(plan.create_pods[i], "metadata").value("name", ""),
+                             created[i]);
   ZENITH_RETURN_IF_ERROR(first);
 
   // Deletions only once the status is stored: a gang restart counts its retry in the status,

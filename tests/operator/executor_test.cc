@@ -14,8 +14,7 @@ namespace {
 // from several threads at once.
 class RoutingTransport final : public kube::Transport {
  public:
-  Result<kube::HttpResponse> Send(const kube::HttpRequest& request,
-                                  kube::Cancellation*) override {
+  Result<kube::HttpResponse> Send(const kube::HttpRequest& request, kube::Cancellation*) override {
     std::lock_guard<std::mutex> l(mu);
     requests.push_back(request.method + " " + request.path_and_query);
     kube::HttpResponse r;
@@ -111,7 +110,8 @@ TEST(ExecutorTest, FinalizerFirstThenStatusAndPodsTogether) {
   ASSERT_TRUE(f.executor->Execute(Job(), {}, plan, &result).ok());
   ASSERT_EQ(f.transport->requests.size(), 5u);
   // Nothing of the job's may exist before its finalizer: the job's PUT is the first request.
-  EXPECT_EQ(f.transport->requests[0], "PUT /apis/zenith.ai/v1alpha1/namespaces/ns/zenithjobs/train");
+  EXPECT_EQ(f.transport->requests[0],
+            "PUT /apis/zenith.ai/v1alpha1/namespaces/ns/zenithjobs/train");
   EXPECT_EQ(std::count_if(f.transport->requests.begin(), f.transport->requests.end(),
                           [](const std::string& r) { return r.find("POST") == 0; }),
             3);
@@ -137,6 +137,8 @@ TEST(ExecutorTest, GangCreatedBoundIsCreatedWholeOrRemoved) {
   EXPECT_NE(f.transport->deleted[0].find("train-0 "), std::string::npos);
   EXPECT_NE(f.transport->deleted[0].find("uid-train-0"), std::string::npos);
   EXPECT_NE(f.transport->deleted[1].find("uid-train-1"), std::string::npos);
+  // Removed again: none of the gang is left to be counted.
+  for (const auto& [pod, uid] : result.created) EXPECT_EQ(uid, "") << pod;
 }
 
 TEST(ExecutorTest, UnboundPodThatAlreadyExistsIsNoError) {

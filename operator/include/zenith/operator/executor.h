@@ -28,7 +28,8 @@ struct ExecutorHooks {
 
 struct ExecuteResult {
   std::string job_version;  // resourceVersion of the job's last successful write; "" if none
-  // "ns/name" -> uid of each pod this call created (in plan.create_pods order; "" if not).
+  // "ns/name" -> uid of each pod this call created and left in place (in plan.create_pods
+  // order; "" if not created, or removed again by the rollback of a gang created bound).
   std::vector<std::pair<std::string, std::string>> created;
 };
 
