@@ -122,7 +122,9 @@ TEST(NvmlGpuTest, HealthEventsRegisterAndAllocateNamesRealDeviceNodes) {
                 exists ? "exists" : "MISSING");
     // nvidia-uvm appears only once a CUDA program loaded the module; the GPU nodes and the
     // control node are there whenever the driver is.
-    if (n.host_path.find("uvm") == std::string::npos) EXPECT_TRUE(exists) << n.host_path;
+    if (n.host_path.find("uvm") == std::string::npos) {
+      EXPECT_TRUE(exists) << n.host_path;
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -130,6 +131,11 @@ class Consumer {
   py::object Next() { return NextBatch(source_, timeout_); }
   int seat() const { return source_->consumer->seat(); }
   std::size_t segment_bytes() const { return source_->consumer->segment().size(); }
+  // Where this process maps the segment, so a GPU client can page-lock it once (every batch's
+  // bytes lie inside it).
+  std::uintptr_t segment_address() const {
+    return reinterpret_cast<std::uintptr_t>(source_->consumer->segment().data());
+  }
 
  private:
   std::shared_ptr<Source> source_;
@@ -177,6 +183,10 @@ class Loader {
     if (!source_->consumer) Raise(err.message);
   }
   py::object Next() { return NextBatch(source_, timeout_); }
+  std::size_t segment_bytes() const { return source_->consumer->segment().size(); }
+  std::uintptr_t segment_address() const {
+    return reinterpret_cast<std::uintptr_t>(source_->consumer->segment().data());
+  }
   // Counters of the in-process engine (samples, bytes, waits), for tests and benchmarks.
   std::map<std::string, uint64_t> Stats() const {
     std::map<std::string, uint64_t> out;
@@ -305,11 +315,14 @@ PYBIND11_MODULE(_zenith, m) {
            py::arg("timeout") = 300.0, py::arg("attach_timeout") = 60.0)
       .def("next", &Consumer::Next)
       .def_property_readonly("seat", &Consumer::seat)
-      .def_property_readonly("segment_bytes", &Consumer::segment_bytes);
+      .def_property_readonly("segment_bytes", &Consumer::segment_bytes)
+      .def_property_readonly("segment_address", &Consumer::segment_address);
 
   py::class_<Loader>(m, "Loader")
       .def(py::init<const std::map<std::string, std::string>&, double>(), py::arg("options"),
            py::arg("timeout") = 300.0)
       .def("next", &Loader::Next)
-      .def("stats", &Loader::Stats);
+      .def("stats", &Loader::Stats)
+      .def_property_readonly("segment_bytes", &Loader::segment_bytes)
+      .def_property_readonly("segment_address", &Loader::segment_address);
 }

@@ -90,13 +90,25 @@ class Loader:
         return self._loader.stats()
 
 
-def torch_dataset(path=None, loader=None, as_tensor=True, **loader_options):
+def torch_dataset(path=None, loader=None, as_tensor=True, device=None, **loader_options):
     """A torch.utils.data.IterableDataset over the sidecar's segment (or, with loader
     options, an in-process Loader). Each item is one batch: a tensor for fixed-shape data,
     else the list of per-sample uint8 tensors of field 0. Use DataLoader(ds, batch_size=None).
-    torch is imported only here.
+
+    device: where the batches go, e.g. "cuda" or "cuda:1". For a CUDA device the whole
+    shared-memory segment is page-locked once (cudaHostRegister), so each batch is copied by
+    DMA, asynchronously on the current stream, straight from the sidecar's buffer; that buffer
+    goes back to the producer only after its copy has finished. Where the segment cannot be
+    page-locked the copies are ordinary (synchronous) ones. torch is imported only here.
     """
     import torch  # noqa: WPS433 (lazy on purpose: the core never needs torch)
+
+    target = torch.device(device) if device is not None else None
+
+    def tensors(batch):
+        if batch.is_tensor:
+            return torch.from_numpy(batch.tensor())
+        return [torch.from_numpy(a) for a in batch.field(0)]
 
     class ZenithIterableDataset(torch.utils.data.IterableDataset):
         def __iter__(self):
@@ -104,12 +116,52 @@ def torch_dataset(path=None, loader=None, as_tensor=True, **loader_options):
                 source = Loader(**loader_options)
             else:
                 source = Channel(path)
-            for batch in source:
-                if not as_tensor:
-                    yield batch
-                elif batch.is_tensor:
-                    yield torch.from_numpy(batch.tensor())
-                else:
-                    yield [torch.from_numpy(a) for a in batch.field(0)]
+            if target is None or target.type != "cuda":
+                for batch in source:
+                    if not as_tensor:
+                        yield batch
+                    else:
+                        out = tensors(batch)
+                        yield out if target is None else _to(out, target, False)
+                return
+            yield from _cuda_batches(torch, source, target, tensors)
 
     return ZenithIterableDataset()
+
+
+def _to(out, target, non_blocking):
+    if isinstance(out, list):
+        return [t.to(target, non_blocking=non_blocking) for t in out]
+    return out.to(target, non_blocking=non_blocking)
+
+
+def _cuda_batches(torch, source, target, tensors):
+    """Copies each batch to a CUDA device from the page-locked segment. The batch (and so its
+    buffer in the segment) is held until the trainer asks for the next one and the event
+    recorded after its copy has completed; only then may the producer reuse the buffer. The
+    copy was queued before the trainer's own work on that stream, so the wait is short, and no
+    more buffers are held than without a device."""
+    if not torch.cuda.is_available():
+        raise ZenithError("torch_dataset(device=%r): torch sees no CUDA device" % str(target))
+    owner = source._consumer if isinstance(source, Channel) else source._loader
+    address, size = owner.segment_address, owner.segment_bytes
+    cudart = torch.cuda.cudart()
+    with torch.cuda.device(target):
+        # cudaHostRegisterPortable (1): page-locked for every context, as the C++ feeder does.
+        pinned = int(cudart.cudaHostRegister(address, size, 1)) == 0
+        held = None  # (event, batch) of the copy in flight
+        try:
+            for batch in source:
+                out = _to(tensors(batch), target, pinned)
+                event = torch.cuda.Event()
+                event.record()
+                held = (event, batch)
+                del batch
+                yield out
+                held[0].synchronize()
+                held = None
+        finally:
+            if held is not None:
+                held[0].synchronize()
+            if pinned:
+                cudart.cudaHostUnregister(address)
