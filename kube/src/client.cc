@@ -357,7 +357,8 @@ Status Client::Watch(const GroupVersionResource& type, const std::string& ns,
   req.path_and_query = ref.Path() + WatchQuery(options).ToString();
   // The server ends the stream after timeoutSeconds; give it room before calling it dead.
   req.timeout = std::chrono::seconds(std::max(options.timeout_seconds, 1) + 30);
-  limiter_.Wait();
+  // Not rate limited, as in client-go: a watch is one long request, its reconnects are paced by
+  // the caller's backoff, and a token spent here would delay the writes the limit is for.
   ZENITH_RETURN_IF_ERROR(breaker_.Allow().WithContext(what));
   Status stream_error;
   auto resp = transport_->Stream(

@@ -3,9 +3,15 @@
 #include <cpprest/http_client.h>
 #include <cpprest/producerconsumerstream.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <atomic>
 #include <boost/asio/ssl.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <sstream>
 
 #include "zenith/kube/transport.h"
@@ -91,9 +97,33 @@ Status CheckPem(const RestConfig& config) {
   return Status::Ok();
 }
 
+// cpprestsdk gives every new connection a fresh OpenSSL context and loads the system's whole
+// CA bundle into it (set_default_verify_paths: some 150 certificates decoded from PEM) before
+// our callback adds the cluster's CA. That is about 20 ms of CPU per connection, over half of a
+// scheduler's start-up CPU, spent on certificates a client with its own CA never needs: like
+// client-go, such a client trusts its cluster's CA. So the first client of the process decides:
+// if its config names a CA (or skips verification), OpenSSL's default bundle file becomes an
+// empty one for the process (SSL_CERT_FILE=/dev/null, set before any connection exists). A
+// later client that does rely on the system's CAs (no CA of its own) loads the bundle that was
+// in force before, itself, in its callback.
+std::atomic<bool> g_system_bundle_skipped{false};
+std::string g_system_bundle;  // written once, before g_system_bundle_skipped is set
+
+void SkipSystemBundleIfUnneeded(const RestConfig& config) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    if (config.ca_pem.empty() && !config.insecure_skip_tls_verify) return;
+    const char* set = std::getenv("SSL_CERT_FILE");
+    g_system_bundle = set != nullptr ? set : X509_get_default_cert_file();
+    if (setenv("SSL_CERT_FILE", "/dev/null", 1) == 0) g_system_bundle_skipped = true;
+  });
+}
+
 class CppRestTransport final : public Transport {
  public:
-  explicit CppRestTransport(RestConfig config) : config_(std::move(config)) {}
+  explicit CppRestTransport(RestConfig config) : config_(std::move(config)) {
+    SkipSystemBundleIfUnneeded(config_);
+  }
 
   Result<HttpResponse> Send(const HttpRequest& request, Cancellation* cancel) override {
     return Run(request, cancel, nullptr);
@@ -116,8 +146,12 @@ class CppRestTransport final : public Transport {
       const std::string ca = config_.ca_pem;
       const std::string cert = config_.client_cert_pem;
       const std::string key = config_.client_key_pem;
-      cfg.set_ssl_context_callback([ca, cert, key](boost::asio::ssl::context& ctx) {
+      const bool system_cas = ca.empty() && !config_.insecure_skip_tls_verify;
+      cfg.set_ssl_context_callback([ca, cert, key, system_cas](boost::asio::ssl::context& ctx) {
         if (!ca.empty()) ctx.add_certificate_authority(boost::asio::buffer(ca));
+        if (system_cas && g_system_bundle_skipped.load()) {
+          SSL_CTX_load_verify_locations(ctx.native_handle(), g_system_bundle.c_str(), nullptr);
+        }
         if (!cert.empty()) {
           ctx.use_certificate_chain(boost::asio::buffer(cert));
           ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem);

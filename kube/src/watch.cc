@@ -52,6 +52,7 @@ void ResumableWatch::Run() {
       lo.label_selector = options_.label_selector;
       lo.field_selector = options_.field_selector;
       lo.limit = options_.page_size;
+      if (!listed_once && options_.first_list_from_cache) lo.resource_version = "0";
       auto list = client_.ListAll(type_, options_.namespace_, lo, handler_.transform);
       if (stopping_.load()) break;
       if (!list.ok()) {

@@ -25,6 +25,10 @@ struct ResumableWatchOptions {
   std::string start_resource_version;
   int timeout_seconds = 60;  // per watch request, server side
   int64_t page_size = 500;
+  // The first list asks for resourceVersion=0, as client-go's reflector does: the API server
+  // answers from its watch cache, whole, in one request (no paging, no read from etcd); the
+  // watch then catches up from that version. Relists after a 410 are consistent, paged reads.
+  bool first_list_from_cache = true;
   common::BackoffPolicy reconnect{std::chrono::milliseconds(100),
                                   std::chrono::seconds(5),
                                   2.0,
