@@ -55,6 +55,11 @@ class UringReader final : public FileReader {
         const uint32_t i = todo_[next++];
         Prepare(sqe, requests[i], done[i], i);
         ++inflight;
+        // O_DIRECT: hand each read to the device as soon as it has a slot. Submitted 32 at a
+        // time, the reads reached the disk as a burst, completed as one, and the queue ran in
+        // waves: 75-78k random 4 KiB reads/s against 103-108k one by one (fio: 75-100k).
+        // Buffered reads mostly complete inline, so batching them saves system calls.
+        if (options_.direct) io_uring_submit(&ring_);
       }
       int rc = io_uring_submit_and_wait(&ring_, 1);
       if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {

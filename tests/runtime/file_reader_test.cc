@@ -126,6 +126,35 @@ void FileReaderTest::CheckSameBytesAsRead(bool cached_fast_path) {
   }
 }
 
+// O_DIRECT reads are submitted one by one as queue slots free up: many more than the queue
+// holds, at scattered aligned offsets, still each get their own bytes.
+TEST_P(FileReaderTest, ManyDirectReadsBeyondTheQueueDepthGetTheirOwnBytes) {
+  TelemetryRegistry telemetry;
+  auto reader = FileReader::Create({.queue_depth = 4,
+                                    .direct = true,
+                                    .force_pread = GetParam(),
+                                    .pread_threads = 2,
+                                    .register_files = true},
+                                   telemetry)
+                    .value();
+  auto id = reader->AddFile(files_[5].first);
+  if (!id.ok()) GTEST_SKIP() << id.status();
+  constexpr int kReads = 61;
+  AlignedBuffer buf(kReads * 4096, kDirectAlignment);
+  std::vector<ReadRequest> reqs;
+  for (int i = 0; i < kReads; ++i) {
+    const uint64_t block = (static_cast<uint64_t>(i) * 37) % 256;  // 256 blocks of 4 KiB
+    reqs.push_back({*id, block * 4096, buf.span().subspan(i * 4096, 4096), 0});
+  }
+  ASSERT_TRUE(reader->Read(reqs).ok());
+  for (const auto& r : reqs) {
+    ASSERT_EQ(r.bytes_read, 4096u) << "offset " << r.offset;
+    ASSERT_EQ(std::string(reinterpret_cast<const char*>(r.buffer.data()), r.bytes_read),
+              Reference(files_[5].first, r.offset, 4096))
+        << "offset " << r.offset;
+  }
+}
+
 TEST_P(FileReaderTest, DirectReadsWhereTheFilesystemAllows) {
   TelemetryRegistry telemetry;
   auto reader = FileReader::Create({.queue_depth = 4,
