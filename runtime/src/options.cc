@@ -33,6 +33,9 @@ const std::vector<common::ConfigKey>& ConfigKeys() {
       {"max-consumers", "trainer processes that may attach at once (default 8)"},
       {"io", "auto (io_uring, else pread threads) or pread (default auto)"},
       {"queue-depth", "reads in flight (default 32)"},
+      {"io-async-bytes",
+       "io_uring, buffered files: reads of at least this many bytes are copied by io_uring's "
+       "worker threads, on several cores (default 262144; 0: always by the reading thread)"},
       {"decode-threads",
        "threads decoding files ahead, order kept (default -1: half the CPUs, at most 4, none "
        "with 2 CPUs or fewer; 0: none)"},
@@ -83,6 +86,8 @@ Result<Options> LoadOptions(const common::Config& config) {
   ZENITH_ASSIGN_OR_RETURN(o.max_consumers, config.Int("max-consumers", o.max_consumers, 1, 256));
   ZENITH_ASSIGN_OR_RETURN(o.io, config.Enum("io", o.io, {"auto", "pread"}));
   ZENITH_ASSIGN_OR_RETURN(o.queue_depth, config.Int("queue-depth", o.queue_depth, 1, 4096));
+  ZENITH_ASSIGN_OR_RETURN(o.io_async_bytes,
+                          config.Int("io-async-bytes", o.io_async_bytes, 0, int64_t{1} << 40));
   ZENITH_ASSIGN_OR_RETURN(o.decode_threads, config.Int("decode-threads", o.decode_threads, -1, 64));
   if (o.epochs != 0 && o.resume_epoch >= o.epochs) {
     return InvalidArgumentError("resume-epoch " + std::to_string(o.resume_epoch) +
@@ -121,6 +126,7 @@ Result<EngineOptions> ToEngineOptions(
   e.channel.per_consumer_depth = static_cast<uint32_t>(o.prefetch);
   e.reader.force_pread = o.io == "pread";
   e.reader.queue_depth = static_cast<unsigned>(o.queue_depth);
+  e.reader.async_min_bytes = static_cast<std::size_t>(o.io_async_bytes);
   // Auto: decode threads only pay with cores to spare beside the engine and the trainers; on a
   // 2-CPU machine they cost more CPU (handing samples between cores) than they save.
   const unsigned cpus = std::thread::hardware_concurrency();

@@ -129,6 +129,9 @@ class UringReader final : public FileReader {
       io_uring_prep_read(sqe, fd, buf, len, off);
     }
     if (files_registered_) sqe->flags |= IOSQE_FIXED_FILE;
+    if (!options_.direct && options_.async_min_bytes != 0 && len >= options_.async_min_bytes) {
+      sqe->flags |= IOSQE_ASYNC;
+    }
     io_uring_sqe_set_data64(sqe, i);
   }
 

@@ -54,25 +54,29 @@ class FileReaderTest : public ::testing::TestWithParam<bool> {  // param: force_
     return out;
   }
 
-  void CheckSameBytesAsRead(bool cached_fast_path);
+  void CheckSameBytesAsRead(bool cached_fast_path, std::size_t async_min_bytes);
 
   fs::path dir_;
   std::vector<std::pair<std::string, std::size_t>> files_;
 };
 
 TEST_P(FileReaderTest, SameBytesAsReadForOddSizesAndOffsets) {
-  for (bool fast : {false, true}) CheckSameBytesAsRead(fast);
+  for (bool fast : {false, true}) CheckSameBytesAsRead(fast, /*async_min_bytes=*/0);
+  // Every read through io_uring's workers (IOSQE_ASYNC), as large buffered reads go.
+  CheckSameBytesAsRead(false, /*async_min_bytes=*/1);
 }
 
-void FileReaderTest::CheckSameBytesAsRead(bool cached_fast_path) {
+void FileReaderTest::CheckSameBytesAsRead(bool cached_fast_path, std::size_t async_min_bytes) {
   SCOPED_TRACE(cached_fast_path ? "cached fast path" : "every read through the ring");
+  SCOPED_TRACE(async_min_bytes != 0 ? "through the ring's workers" : "copied inline");
   TelemetryRegistry telemetry;
   auto reader = FileReader::Create({.queue_depth = 8,
                                     .direct = false,
                                     .force_pread = GetParam(),
                                     .pread_threads = 3,
                                     .register_files = true,
-                                    .cached_fast_path = cached_fast_path},
+                                    .cached_fast_path = cached_fast_path,
+                                    .async_min_bytes = async_min_bytes},
                                    telemetry);
   ASSERT_TRUE(reader.ok()) << reader.status();
   if (!GetParam() && (*reader)->backend() != "io_uring") GTEST_SKIP() << "io_uring refused here";

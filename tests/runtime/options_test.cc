@@ -68,6 +68,13 @@ TEST(RuntimeOptionsTest, DataPlaneKeysAndEngineOptions) {
   auto inline_decode = LoadOptions(Load({source, "--decode-threads=0"}));
   ASSERT_TRUE(inline_decode.ok()) << inline_decode.status();
   EXPECT_EQ(ToEngineOptions(*inline_decode, env)->dataset.decode_threads, 0u);
+  EXPECT_EQ(e->reader.async_min_bytes, 256u << 10);  // large buffered reads to io_uring's workers
+  auto inline_copies = LoadOptions(Load({source, "--io-async-bytes=0"}));
+  ASSERT_TRUE(inline_copies.ok()) << inline_copies.status();
+  EXPECT_EQ(ToEngineOptions(*inline_copies, env)->reader.async_min_bytes, 0u);
+  auto bad_async = LoadOptions(Load({"--io-async-bytes=-1"}));
+  ASSERT_FALSE(bad_async.ok());
+  EXPECT_NE(bad_async.status().message().find("'io-async-bytes'"), std::string::npos);
   auto bad_threads = LoadOptions(Load({"--decode-threads=-2"}));
   ASSERT_FALSE(bad_threads.ok());
   EXPECT_NE(bad_threads.status().message().find("'decode-threads'"), std::string::npos);
