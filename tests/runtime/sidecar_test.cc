@@ -64,9 +64,10 @@ TEST(SidecarTest, ServesBatchesMetricsAndStopsOnSigterm) {
       "config.yaml", "source: " + (dir.path() / "data").string() +
                          "\nbatch-size: 10\nshm-dir: " + dir.path().string() +
                          "\nchannel-name: side\nmetrics:\n  port: " + std::to_string(port) + "\n");
+  const std::string config_flag = "--config=" + yaml;  // built before fork: no allocation after
   const pid_t pid = fork();
   if (pid == 0) {
-    execl(ZENITH_RUNTIME_BINARY, ZENITH_RUNTIME_BINARY, ("--config=" + yaml).c_str(), "--epochs=2",
+    execl(ZENITH_RUNTIME_BINARY, ZENITH_RUNTIME_BINARY, config_flag.c_str(), "--epochs=2",
           nullptr);
     _exit(127);
   }

@@ -103,16 +103,21 @@ class OperatorProcess {
                                      "--metrics.address=127.0.0.1",
                                      "--metrics.port=" + std::to_string(port_)};
     argv.insert(argv.end(), args_.begin(), args_.end());
+    // Everything the child needs is built before fork: this process has threads (the API
+    // client's), so the child may only make async-signal-safe calls until execv. An allocation
+    // there could wait forever on a malloc lock another thread held at the fork, leaving an
+    // operator that never starts and writes no log.
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    const char* log_path = log_.c_str();
     pid_ = fork();
     if (pid_ == 0) {
-      int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
         dup2(fd, 1);
         dup2(fd, 2);
       }
-      std::vector<char*> cargv;
-      for (auto& a : argv) cargv.push_back(a.data());
-      cargv.push_back(nullptr);
       execv(cargv[0], cargv.data());
       _exit(127);
     }
@@ -231,7 +236,18 @@ class OperatorTest : public ::testing::Test {
   }
   std::string OperatorLogs() {
     std::string out;
-    for (auto& o : operators_) out += o->Log();
+    for (auto& o : operators_) {
+      const std::string log = o->Log();
+      if (!log.empty()) {
+        out += log;
+        continue;
+      }
+      // An empty log says the process never got as far as its first line: say whether it lives.
+      const int pid = o->pid();
+      const bool alive = o->Alive();
+      out += "(operator " + std::to_string(pid) + ": empty log, " +
+             (alive ? "still running" : "exited") + ")\n";
+    }
     return out;
   }
 
