@@ -2,7 +2,6 @@
 // OpenSSL stop here and become Status values.
 #include <cpprest/http_client.h>
 #include <cpprest/producerconsumerstream.h>
-
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -100,8 +99,8 @@ Status CheckPem(const RestConfig& config) {
 // cpprestsdk gives every new connection a fresh OpenSSL context and loads the system's whole
 // CA bundle into it (set_default_verify_paths: some 150 certificates decoded from PEM) before
 // our callback adds the cluster's CA. That is about 20 ms of CPU per connection, over half of a
-// scheduler's start-up CPU, spent on certificates a client with its own CA never needs: like
-// client-go, such a client trusts its cluster's CA. So the first client of the process decides:
+// scheduler's start-up CPU, spent on certificates a client with its own CA does not need
+// (client-go trusts only that CA). So the first client of the process decides:
 // if its config names a CA (or skips verification), OpenSSL's default bundle file becomes an
 // empty one for the process (SSL_CERT_FILE=/dev/null, set before any connection exists). A
 // later client that does rely on the system's CAs (no CA of its own) loads the bundle that was

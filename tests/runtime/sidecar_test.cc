@@ -67,8 +67,7 @@ TEST(SidecarTest, ServesBatchesMetricsAndStopsOnSigterm) {
   const std::string config_flag = "--config=" + yaml;  // built before fork: no allocation after
   const pid_t pid = fork();
   if (pid == 0) {
-    execl(ZENITH_RUNTIME_BINARY, ZENITH_RUNTIME_BINARY, config_flag.c_str(), "--epochs=2",
-          nullptr);
+    execl(ZENITH_RUNTIME_BINARY, ZENITH_RUNTIME_BINARY, config_flag.c_str(), "--epochs=2", nullptr);
     _exit(127);
   }
   struct KillOnExit {

@@ -1,9 +1,9 @@
 // Typed requests to the API server: get, list, create, update, patch, delete, the status
 // subresource, pods/binding, and one watch stream. Objects are nlohmann::json. Every request
 // passes the circuit breaker and, except watches (as in client-go), the client-side rate
-// limiter, and is retried with backoff on
-// 429, 5xx and dropped connections (honouring Retry-After); API failures come back as Status
-// values that keep the server's reason (see api_error.h). Thread-safe.
+// limiter, and is retried with backoff on 429, 5xx and dropped connections (honouring
+// Retry-After); API failures come back as Status values that keep the server's reason (see
+// api_error.h). Thread-safe.
 #pragma once
 
 #include <functional>
