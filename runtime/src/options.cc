@@ -35,7 +35,7 @@ const std::vector<common::ConfigKey>& ConfigKeys() {
       {"queue-depth", "reads in flight (default 32)"},
       {"io-async-bytes",
        "io_uring, buffered files: reads of at least this many bytes are copied by io_uring's "
-       "worker threads, on several cores (default 262144; 0: always by the reading thread)"},
+       "worker threads, on several cores (default 0: always by the reading thread)"},
       {"decode-threads",
        "threads decoding files ahead, order kept (default -1: half the CPUs, at most 4, none "
        "with 2 CPUs or fewer; 0: none)"},

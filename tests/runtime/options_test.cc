@@ -68,10 +68,10 @@ TEST(RuntimeOptionsTest, DataPlaneKeysAndEngineOptions) {
   auto inline_decode = LoadOptions(Load({source, "--decode-threads=0"}));
   ASSERT_TRUE(inline_decode.ok()) << inline_decode.status();
   EXPECT_EQ(ToEngineOptions(*inline_decode, env)->dataset.decode_threads, 0u);
-  EXPECT_EQ(e->reader.async_min_bytes, 256u << 10);  // large buffered reads to io_uring's workers
-  auto inline_copies = LoadOptions(Load({source, "--io-async-bytes=0"}));
-  ASSERT_TRUE(inline_copies.ok()) << inline_copies.status();
-  EXPECT_EQ(ToEngineOptions(*inline_copies, env)->reader.async_min_bytes, 0u);
+  EXPECT_EQ(e->reader.async_min_bytes, 0u);  // by default every read is copied inline
+  auto worker_copies = LoadOptions(Load({source, "--io-async-bytes=262144"}));
+  ASSERT_TRUE(worker_copies.ok()) << worker_copies.status();
+  EXPECT_EQ(ToEngineOptions(*worker_copies, env)->reader.async_min_bytes, 256u << 10);
   auto bad_async = LoadOptions(Load({"--io-async-bytes=-1"}));
   ASSERT_FALSE(bad_async.ok());
   EXPECT_NE(bad_async.status().message().find("'io-async-bytes'"), std::string::npos);

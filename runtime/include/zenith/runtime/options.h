@@ -44,8 +44,8 @@ struct Options {
   int64_t max_consumers = 8;
   std::string io = "auto";  // auto (io_uring, else pread) or pread
   int64_t queue_depth = 32;
-  int64_t io_async_bytes = 256 << 10;  // io_uring, buffered: reads this big go to its workers
-  int64_t decode_threads = -1;         // -1: half the CPUs (at most 4; 0 with <= 2); 0: none
+  int64_t io_async_bytes = 0;   // io_uring, buffered: reads this big go to its workers (0: none)
+  int64_t decode_threads = -1;  // -1: half the CPUs (at most 4; 0 with <= 2); 0: none
 };
 
 const std::vector<common::ConfigKey>& ConfigKeys();
