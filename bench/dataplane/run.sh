@@ -64,13 +64,17 @@ cmp dataplane_large_npy_1MiB GB/s higher \
   dataloader_w0="$PY torch $large 8 0 --metric gbs" \
   dataloader_w1="$PY torch $large 8 1 --metric gbs" \
   dataloader_w2="$PY torch $large 8 2 --metric gbs"
-# The in-process Loader (no sidecar) against the best DataLoader of the runs above (w0 small,
-# w2 large).
+# The in-process Loader (no sidecar) against every DataLoader configuration again: which one is
+# best depends on the machine's load (w2 for the large files on a busy VM, w0 on a quiet one).
 cmp dataplane_small_tfrecord_256B_inprocess ksamples/s higher \
   zenith="$PY zenith-loader $small 256 | awk '{print \$1/1e3}'" \
-  dataloader_w0="$PY torch $small 256 0 | awk '{print \$1/1e3}'"
+  dataloader_w0="$PY torch $small 256 0 | awk '{print \$1/1e3}'" \
+  dataloader_w1="$PY torch $small 256 1 | awk '{print \$1/1e3}'" \
+  dataloader_w2="$PY torch $small 256 2 | awk '{print \$1/1e3}'"
 cmp dataplane_large_npy_1MiB_inprocess GB/s higher \
   zenith="$PY zenith-loader $large 8 --metric gbs" \
+  dataloader_w0="$PY torch $large 8 0 --metric gbs" \
+  dataloader_w1="$PY torch $large 8 1 --metric gbs" \
   dataloader_w2="$PY torch $large 8 2 --metric gbs"
 # Against the ceiling: the same files read with 1 MiB read(2) calls into one buffer.
 cmp dataplane_large_npy_vs_raw_read GB/s higher \
