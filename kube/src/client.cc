@@ -84,6 +84,17 @@ Result<WatchEvent> ParseWatchEvent(std::string_view line) {
   return ev;
 }
 
+bool IsInitialEventsEnd(const WatchEvent& event) {
+  if (event.type != WatchEvent::Type::kBookmark) return false;
+  const Json* md = event.object.is_object() && event.object.contains("metadata")
+                       ? &event.object["metadata"]
+                       : nullptr;
+  if (md == nullptr || !md->is_object() || !md->contains("annotations")) return false;
+  const Json& a = (*md)["annotations"];
+  auto it = a.is_object() ? a.find("k8s.io/initial-events-end") : a.end();
+  return it != a.end() && *it == "true";
+}
+
 Result<std::unique_ptr<Client>> Client::Create(const RestConfig& config, ClientOptions options) {
   ZENITH_ASSIGN_OR_RETURN(auto transport, MakeCppRestTransport(config));
   return std::make_unique<Client>(std::move(transport), options);
@@ -347,8 +358,8 @@ Result<Json> Client::CreateSubresource(const GroupVersionResource& type, const s
 }
 
 Status Client::Watch(const GroupVersionResource& type, const std::string& ns,
-                     const WatchOptions& options,
-                     const std::function<bool(const WatchEvent&)>& on_event, Cancellation* cancel) {
+                     const WatchOptions& options, const std::function<bool(WatchEvent&)>& on_event,
+                     Cancellation* cancel) {
   ResourceRef ref{type, ns, "", ""};
   const std::string what =
       "watch " + ref.Describe() + " from resourceVersion " +

@@ -22,7 +22,7 @@ void Informer::Start() {
   h.on_relist = [this](std::vector<Json>& items, const std::string& rv, bool initial) {
     OnRelist(items, rv, initial);
   };
-  h.on_event = [this](const WatchEvent& ev) { OnEvent(ev); };
+  h.on_event = [this](WatchEvent& ev) { OnEvent(ev); };
   h.transform = transform_;  // listed items are trimmed page by page, as they arrive
   watch_ = std::make_unique<ResumableWatch>(client_, type_, options_, std::move(h));
   watch_->Start();
@@ -123,9 +123,9 @@ void Informer::OnRelist(std::vector<Json>& items, const std::string& rv, bool in
   }
 }
 
-void Informer::OnEvent(const WatchEvent& ev) {
+void Informer::OnEvent(WatchEvent& ev) {
   if (ev.type == WatchEvent::Type::kBookmark || ev.type == WatchEvent::Type::kError) return;
-  Json copy = ev.object;
+  Json copy = std::move(ev.object);
   if (transform_) transform_(copy);
   auto obj = std::make_shared<const Json>(std::move(copy));
   const std::string key = ObjectKey(*obj);

@@ -114,9 +114,12 @@ Query ListQuery(const ListOptions& o) {
 Query WatchQuery(const WatchOptions& o) {
   Query q;
   q.Add("watch", "1");
-  if (o.allow_bookmarks) q.Add("allowWatchBookmarks", "true");
+  if (o.allow_bookmarks || o.send_initial_events) q.Add("allowWatchBookmarks", "true");
   q.AddIf("labelSelector", o.label_selector).AddIf("fieldSelector", o.field_selector);
   q.AddIf("resourceVersion", o.resource_version);
+  if (o.send_initial_events) {
+    q.Add("sendInitialEvents", "true").Add("resourceVersionMatch", "NotOlderThan");
+  }
   if (o.timeout_seconds > 0) q.Add("timeoutSeconds", std::to_string(o.timeout_seconds));
   return q;
 }

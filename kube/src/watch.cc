@@ -1,6 +1,7 @@
 #include "zenith/kube/watch.h"
 
 #include "zenith/common/log.h"
+#include "zenith/kube/api_error.h"
 
 namespace zenith::kube {
 
@@ -12,7 +13,8 @@ ResumableWatch::ResumableWatch(Client& client, GroupVersionResource type,
       type_(std::move(type)),
       options_(std::move(options)),
       handler_(std::move(handler)),
-      resource_version_(options_.start_resource_version) {}
+      resource_version_(options_.start_resource_version),
+      stream_lists_(options_.stream_lists) {}
 
 ResumableWatch::~ResumableWatch() { Stop(); }
 
@@ -39,6 +41,14 @@ bool ResumableWatch::SleepUnlessStopped(common::Duration d) {
   return !stopping_.load();
 }
 
+bool ResumableWatch::StreamedListRefused(const Status& s, bool saw_foreign_event) const {
+  // 400/422: the server knows the parameters and refuses them (the WatchList feature off). A
+  // bookmark or change before the end-of-list marker, or a stream that ends without one: a
+  // server that ignores sendInitialEvents.
+  const int code = ApiHttpCode(s);
+  return code == 400 || code == 422 || saw_foreign_event || s.ok();
+}
+
 void ResumableWatch::Run() {
   const std::string what =
       "watch " + type_.Name() + (options_.namespace_.empty() ? "" : " in " + options_.namespace_);
@@ -47,12 +57,14 @@ void ResumableWatch::Run() {
   bool listed_once = false;
   bool watched_once = false;
   while (!stopping_.load()) {
-    if (need_list) {
+    const bool streamed_list = need_list && stream_lists_;
+    if (need_list && !streamed_list) {
       ListOptions lo;
       lo.label_selector = options_.label_selector;
       lo.field_selector = options_.field_selector;
       lo.limit = options_.page_size;
       if (!listed_once && options_.first_list_from_cache) lo.resource_version = "0";
+      list_requests_.fetch_add(1);
       auto list = client_.ListAll(type_, options_.namespace_, lo, handler_.transform);
       if (stopping_.load()) break;
       if (!list.ok()) {
@@ -78,25 +90,65 @@ void ResumableWatch::Run() {
     wo.label_selector = options_.label_selector;
     wo.field_selector = options_.field_selector;
     wo.timeout_seconds = options_.timeout_seconds;
-    wo.resource_version = last_resource_version();
+    // A streamed list starts from now (a consistent read); a watch from where we are.
+    wo.resource_version = streamed_list ? "" : last_resource_version();
+    wo.send_initial_events = streamed_list;
     if (watched_once) reconnects_.fetch_add(1);
     watched_once = true;
     uint64_t events = 0;
+    bool listing = streamed_list;  // still before the end-of-list bookmark
+    bool foreign = false;          // something other than ADDED came before it
+    std::vector<Json> items;
     const auto started = std::chrono::steady_clock::now();
     Status s = client_.Watch(
         type_, options_.namespace_, wo,
-        [&](const WatchEvent& ev) {
+        [&](WatchEvent& ev) {
+          ++events;
+          if (listing) {
+            if (ev.type == WatchEvent::Type::kAdded) {
+              // Each object is trimmed as it arrives, as listed pages are.
+              if (handler_.transform) handler_.transform(ev.object);
+              items.push_back(std::move(ev.object));
+              return !stopping_.load();
+            }
+            if (!IsInitialEventsEnd(ev)) {
+              foreign = true;
+              return false;
+            }
+            const std::string rv = ResourceVersionOf(ev.object);
+            {
+              std::lock_guard lock(mu_);
+              resource_version_ = rv;
+            }
+            if (listed_once || !options_.start_resource_version.empty()) relists_.fetch_add(1);
+            if (handler_.on_relist) handler_.on_relist(items, rv, !listed_once);
+            items.clear();
+            listed_once = true;
+            need_list = false;
+            listing = false;
+            return !stopping_.load();
+          }
           std::string rv = ResourceVersionOf(ev.object);
           if (!rv.empty()) {
             std::lock_guard lock(mu_);
             resource_version_ = rv;
           }
-          ++events;
           if (handler_.on_event) handler_.on_event(ev);
           return !stopping_.load();
         },
         &cancel_);
     if (stopping_.load()) break;
+    if (listing) {
+      if (StreamedListRefused(s, foreign)) {
+        log::Info("the API server does not stream lists; listing instead",
+                  {{"watch", what}, {"error", s.ok() ? "no end-of-list bookmark" : s.ToString()}});
+        stream_lists_ = false;
+        continue;
+      }
+      log::Warn("streamed list interrupted; retrying", {{"watch", what}, {"error", s}});
+      if (!SleepUnlessStopped(backoff.Next())) break;
+      continue;
+    }
     // A stream that delivered something, or stayed open a while, was healthy.
     const bool healthy =
         events > 0 || std::chrono::steady_clock::now() - started > std::chrono::seconds(1);

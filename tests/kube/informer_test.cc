@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <optional>
 #include <thread>
 
 namespace zenith::kube {
@@ -21,9 +22,15 @@ class ScriptedServer final : public Transport {
     std::lock_guard l(mu_);
     lists_.push_back(std::move(body));
   }
-  void AddWatch(std::vector<std::string> lines) {
+  // A watch stream: these lines, then `end` (OK: the server closed the stream).
+  void AddWatch(std::vector<std::string> lines, Status end = Status::Ok()) {
     std::lock_guard l(mu_);
-    watches_.push_back(std::move(lines));
+    watches_.push_back({std::move(lines), std::move(end), 200, ""});
+  }
+  // A watch request answered with an HTTP error and this body instead of a stream.
+  void AddWatchRefusal(int status, std::string body) {
+    std::lock_guard l(mu_);
+    watches_.push_back({{}, Status::Ok(), status, std::move(body)});
   }
   std::vector<std::string> paths() {
     std::lock_guard l(mu_);
@@ -44,21 +51,25 @@ class ScriptedServer final : public Transport {
   Result<HttpResponse> Stream(const HttpRequest& request,
                               const std::function<bool(std::string_view)>& on_line,
                               Cancellation* cancel) override {
-    std::vector<std::string> lines;
+    std::optional<Script> script;
     {
       std::lock_guard l(mu_);
       paths_.push_back(request.path_and_query);
       if (!watches_.empty()) {
-        lines = watches_.front();
+        script = std::move(watches_.front());
         watches_.pop_front();
       }
     }
     HttpResponse r;
     r.status = 200;
-    if (!lines.empty()) {
-      for (const auto& line : lines) {
+    if (script) {
+      r.status = script->status;
+      r.body = script->body;
+      if (r.status != 200) return r;
+      for (const auto& line : script->lines) {
         if (!on_line(line)) break;
       }
+      if (!script->end.ok()) return script->end;
       return r;
     }
     while (!cancel->cancelled()) std::this_thread::sleep_for(1ms);
@@ -68,23 +79,31 @@ class ScriptedServer final : public Transport {
  private:
   std::mutex mu_;
   std::deque<std::string> lists_;
-  std::deque<std::vector<std::string>> watches_;
+  struct Script {
+    std::vector<std::string> lines;
+    Status end;
+    int status;
+    std::string body;
+  };
+  std::deque<Script> watches_;
   std::vector<std::string> paths_;
 };
 
 // A client without a rate limit over the scripted server, and an informer on namespace d's
-// ConfigMaps.
+// ConfigMaps that lists with LIST requests, or with streamed lists when asked.
 struct Rig {
-  explicit Rig(std::unique_ptr<ScriptedServer> server)
-      : client(std::move(server), Unlimited()), inf(client, resources::ConfigMaps(), InD()) {}
+  explicit Rig(std::unique_ptr<ScriptedServer> server, bool stream_lists = false)
+      : client(std::move(server), Unlimited()),
+        inf(client, resources::ConfigMaps(), InD(stream_lists)) {}
   static ClientOptions Unlimited() {
     ClientOptions o;
     o.qps = 0;
     return o;
   }
-  static ResumableWatchOptions InD() {
+  static ResumableWatchOptions InD(bool stream_lists) {
     ResumableWatchOptions wo;
     wo.namespace_ = "d";
+    wo.stream_lists = stream_lists;
     return wo;
   }
   Client client;
@@ -197,6 +216,134 @@ TEST(InformerTest, TransformTrimsObjectsBeforeTheyAreStoredAndShared) {
   std::lock_guard l(mu);
   ASSERT_EQ(seen.size(), 2u);
   for (const Json& x : seen) EXPECT_FALSE(x["metadata"].contains("managedFields"));
+}
+
+std::string Added(const std::string& name, const std::string& rv) {
+  return R"({"type":"ADDED","object":)" + Cm(name, rv) + "}";
+}
+std::string EndOfList(const std::string& rv) {
+  return R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":")" + rv +
+         R"(","annotations":{"k8s.io/initial-events-end":"true"}}}})";
+}
+
+template <typename Done>
+void WaitFor(Done done) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline && !done()) std::this_thread::sleep_for(1ms);
+}
+
+// The informer over `server` (a streamed list that fails, then a LIST at version 10) syncs
+// with `keys` after exactly one LIST and then watches from version 10.
+void ExpectStreamThenListThenWatchFrom10(std::unique_ptr<ScriptedServer> server,
+                                         const std::vector<std::string>& keys) {
+  ScriptedServer* s = server.get();
+  Rig rig(std::move(server), /*stream_lists=*/true);
+  Informer& inf = rig.inf;
+  inf.Start();
+  WaitFor([&] { return s->paths().size() >= 3; });
+  inf.Stop();
+  EXPECT_TRUE(inf.HasSynced());
+  EXPECT_EQ(inf.Keys(), keys);
+  EXPECT_EQ(inf.list_requests(), 1u);
+  auto paths = s->paths();
+  ASSERT_GE(paths.size(), 3u);
+  EXPECT_NE(paths[0].find("sendInitialEvents=true"), std::string::npos) << paths[0];
+  EXPECT_EQ(paths[1].find("watch=1"), std::string::npos) << paths[1];  // the LIST
+  EXPECT_NE(paths[2].find("resourceVersion=10"), std::string::npos) << paths[2];
+  EXPECT_EQ(paths[2].find("sendInitialEvents"), std::string::npos) << paths[2];
+}
+
+TEST(InformerTest, StreamedListFillsTheCacheThenTheSameStreamCarriesChanges) {
+  auto server = std::make_unique<ScriptedServer>();
+  ScriptedServer* s = server.get();
+  s->AddWatch({Added("a", "5"), Added("b", "7"), EndOfList("20"),
+               R"({"type":"MODIFIED","object":)" + Cm("a", "21") + "}"});
+  Rig rig(std::move(server), /*stream_lists=*/true);
+  Informer& inf = rig.inf;
+  std::mutex mu;
+  std::vector<std::string> log;
+  bool synced_at_first_update = false;
+  inf.AddHandlers({[&](const Json& x) {
+                     std::lock_guard l(mu);
+                     log.push_back("add " + ObjectKey(x));
+                   },
+                   [&](const Json&, const Json& n) {
+                     std::lock_guard l(mu);
+                     synced_at_first_update = inf.HasSynced();
+                     log.push_back("update " + ObjectKey(n) + "@" + ResourceVersionOf(n));
+                   },
+                   nullptr});
+  inf.Start();
+  WaitFor([&] { return s->paths().size() >= 2; });
+  inf.Stop();
+  EXPECT_TRUE(inf.HasSynced());
+  EXPECT_TRUE(synced_at_first_update);
+  EXPECT_EQ(inf.relists(), 0u);
+  EXPECT_EQ(inf.list_requests(), 0u);
+  EXPECT_EQ(inf.Keys(), (std::vector<std::string>{"d/a", "d/b"}));
+  EXPECT_EQ(ResourceVersionOf(*inf.GetShared("d/a")), "21");
+  std::lock_guard l(mu);
+  EXPECT_EQ(log, (std::vector<std::string>{"add d/a", "add d/b", "update d/a@21"}));
+  auto paths = s->paths();
+  ASSERT_GE(paths.size(), 2u);
+  // No LIST at all: the first request is the streamed list, from now (no resourceVersion).
+  EXPECT_NE(paths[0].find("watch=1&allowWatchBookmarks=true&"), std::string::npos) << paths[0];
+  EXPECT_NE(paths[0].find("sendInitialEvents=true&resourceVersionMatch=NotOlderThan"),
+            std::string::npos)
+      << paths[0];
+  EXPECT_EQ(paths[0].find("resourceVersion="), std::string::npos) << paths[0];
+  // The next stream is a plain watch from the last change.
+  EXPECT_NE(paths[1].find("resourceVersion=21"), std::string::npos) << paths[1];
+  EXPECT_EQ(paths[1].find("sendInitialEvents"), std::string::npos) << paths[1];
+}
+
+TEST(InformerTest, ServerThatRefusesStreamedListsIsListed) {
+  auto server = std::make_unique<ScriptedServer>();
+  ScriptedServer* s = server.get();
+  s->AddWatchRefusal(
+      422,
+      R"J({"kind":"Status","code":422,"reason":"Invalid","message":"sendInitialEvents is forbidden"}})J");
+  s->AddList(R"({"metadata":{"resourceVersion":"10"},"items":[)" + Cm("a", "5") + "]}");
+  ExpectStreamThenListThenWatchFrom10(std::move(server), {"d/a"});
+}
+
+TEST(InformerTest, StreamWithoutTheEndOfListBookmarkFallsBackToAList) {
+  // A server that ignores sendInitialEvents: its ADDED events are not a complete list, so the
+  // informer must not call itself synced on them.
+  auto server = std::make_unique<ScriptedServer>();
+  ScriptedServer* s = server.get();
+  s->AddWatch(
+      {Added("a", "5"), R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}})"});
+  s->AddList(R"({"metadata":{"resourceVersion":"10"},"items":[)" + Cm("a", "5") + "," +
+             Cm("b", "6") + "]}");
+  ExpectStreamThenListThenWatchFrom10(std::move(server), {"d/a", "d/b"});
+}
+
+TEST(InformerTest, InterruptedStreamedListIsRetriedNeverHalfSynced) {
+  auto server = std::make_unique<ScriptedServer>();
+  ScriptedServer* s = server.get();
+  s->AddWatch({Added("a", "5")}, UnavailableError("connection reset"));
+  s->AddWatch({Added("a", "5"), Added("b", "6"), EndOfList("12")});
+  Rig rig(std::move(server), /*stream_lists=*/true);
+  Informer& inf = rig.inf;
+  std::atomic<int> adds{0};
+  std::atomic<bool> synced_with_one{false};
+  inf.AddHandlers({[&](const Json&) {
+                     ++adds;
+                     if (inf.Size() == 1) synced_with_one = true;
+                   },
+                   nullptr, nullptr});
+  inf.Start();
+  WaitFor([&] { return s->paths().size() >= 3; });
+  inf.Stop();
+  EXPECT_TRUE(inf.HasSynced());
+  EXPECT_FALSE(synced_with_one.load());
+  EXPECT_EQ(adds.load(), 2);
+  EXPECT_EQ(inf.Keys(), (std::vector<std::string>{"d/a", "d/b"}));
+  auto paths = s->paths();
+  ASSERT_GE(paths.size(), 3u);
+  EXPECT_NE(paths[1].find("sendInitialEvents=true"), std::string::npos) << paths[1];
+  EXPECT_NE(paths[2].find("resourceVersion=12"), std::string::npos) << paths[2];
 }
 
 }  // namespace

@@ -248,45 +248,55 @@ TEST_F(KubeTest, StopEndsAnIdleWatchPromptly) {
   EXPECT_LT(took, 1s);
 }
 
+// Both ways of listing: a streamed list (the default; the API server here supports it, so no
+// LIST request is made) and plain LIST requests.
 TEST_F(KubeTest, InformerTracksAddsUpdatesAndDeletes) {
   auto cms = resources::ConfigMaps();
-  ASSERT_TRUE(client_->Create(cms, ns_, ConfigMap("pre", "1")).ok());
-  ResumableWatchOptions o;
-  o.namespace_ = ns_;
-  Informer inf(*client_, cms, o);
-  std::mutex mu;
-  std::vector<std::string> log;
-  inf.AddHandlers({[&](const Json& o) {
-                     std::lock_guard l(mu);
-                     log.push_back("add " + ObjectKey(o));
-                   },
-                   [&](const Json&, const Json& n) {
-                     std::lock_guard l(mu);
-                     log.push_back("update " + ObjectKey(n));
-                   },
-                   [&](const Json& o) {
-                     std::lock_guard l(mu);
-                     log.push_back("delete " + ObjectKey(o));
-                   }});
-  inf.Start();
-  ASSERT_TRUE(inf.WaitForSync(10s));
-  EXPECT_TRUE(inf.HasSynced());
-  EXPECT_TRUE(inf.Get(ns_ + "/pre").has_value());
-  ASSERT_TRUE(client_->Create(cms, ns_, ConfigMap("x", "1")).ok());
-  ASSERT_TRUE(client_->Patch(cms, ns_, "x", PatchType::kMerge, {{"data", {{"v", "2"}}}}).ok());
-  ASSERT_TRUE(client_->Delete(cms, ns_, "pre").ok());
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        std::lock_guard l(mu);
-        return log.size() >= 4;
-      },
-      10s));
-  inf.Stop();
-  std::lock_guard l(mu);
-  EXPECT_EQ(log, (std::vector<std::string>{"add " + ns_ + "/pre", "add " + ns_ + "/x",
-                                           "update " + ns_ + "/x", "delete " + ns_ + "/pre"}));
-  EXPECT_EQ(inf.Size(), 1u);
-  EXPECT_EQ((*inf.Get(ns_ + "/x"))["data"]["v"], "2");
+  for (bool stream : {true, false}) {
+    SCOPED_TRACE(stream ? "streamed list" : "LIST");
+    const std::string pre = stream ? "pre-s" : "pre-l", x = stream ? "x-s" : "x-l";
+    ASSERT_TRUE(client_->Create(cms, ns_, ConfigMap(pre, "1")).ok());
+    ResumableWatchOptions o;
+    o.namespace_ = ns_;
+    o.stream_lists = stream;
+    Informer inf(*client_, cms, o);
+    std::mutex mu;
+    std::vector<std::string> log;
+    inf.AddHandlers({[&](const Json& o) {
+                       std::lock_guard l(mu);
+                       log.push_back("add " + ObjectKey(o));
+                     },
+                     [&](const Json&, const Json& n) {
+                       std::lock_guard l(mu);
+                       log.push_back("update " + ObjectKey(n));
+                     },
+                     [&](const Json& o) {
+                       std::lock_guard l(mu);
+                       log.push_back("delete " + ObjectKey(o));
+                     }});
+    inf.Start();
+    ASSERT_TRUE(inf.WaitForSync(10s));
+    EXPECT_TRUE(inf.HasSynced());
+    EXPECT_TRUE(inf.Get(ns_ + "/" + pre).has_value());
+    EXPECT_EQ(inf.list_requests(), stream ? 0u : 1u);
+    ASSERT_TRUE(client_->Create(cms, ns_, ConfigMap(x, "1")).ok());
+    ASSERT_TRUE(client_->Patch(cms, ns_, x, PatchType::kMerge, {{"data", {{"v", "2"}}}}).ok());
+    ASSERT_TRUE(client_->Delete(cms, ns_, pre).ok());
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          std::lock_guard l(mu);
+          return log.size() >= 4;
+        },
+        10s));
+    inf.Stop();
+    std::lock_guard l(mu);
+    EXPECT_EQ(log,
+              (std::vector<std::string>{"add " + ns_ + "/" + pre, "add " + ns_ + "/" + x,
+                                        "update " + ns_ + "/" + x, "delete " + ns_ + "/" + pre}));
+    EXPECT_EQ(inf.Size(), 1u);
+    EXPECT_EQ((*inf.Get(ns_ + "/" + x))["data"]["v"], "2");
+    ASSERT_TRUE(client_->Delete(cms, ns_, x).ok());
+  }
 }
 
 TEST_F(KubeTest, LeaderElectionHandsOverWithinTheLeaseDuration) {

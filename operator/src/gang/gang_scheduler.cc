@@ -328,7 +328,7 @@ CycleReport GangScheduler::RunOnce() {
   CycleInputs in =
       SortCycleInputs(nodes_->ListShared(), zenith_nodes_->ListShared(), pods_->ListShared(),
                       queues_->ListShared(), jobs_->ListShared(), assumed, filter);
-  sched::BuiltSnapshot built = sched::BuildSnapshot(in.objects, clock_.WallNow());
+  sched::BuiltSnapshot built = sched::BuildSnapshot(in.objects, clock_.WallNow(), &topologies_);
   // An evicted gang with nothing bound any more is done being evicted (its pods may come back).
   // A rolled-back one is held until assume_ttl: the caches may show its binding after this.
   {

@@ -36,7 +36,32 @@ std::vector<ObjectPtr> ShareObjects(std::vector<json> objects) {
   return out;
 }
 
-BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now) {
+const Result<deviceplugin::NodeTopology>& TopologyCache::Get(const ObjectPtr& zenith_node) {
+  auto it = entries_.find(zenith_node.get());
+  if (it == entries_.end()) {
+    ++parses_;
+    it = entries_
+             .emplace(zenith_node.get(),
+                      Entry{zenith_node, TopologyFromZenithNode(*zenith_node), false})
+             .first;
+  }
+  it->second.used = true;
+  return it->second.topology;
+}
+
+void TopologyCache::Sweep() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (!it->second.used) {
+      it = entries_.erase(it);
+    } else {
+      it->second.used = false;
+      ++it;
+    }
+  }
+}
+
+BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now,
+                            TopologyCache* topologies) {
   BuiltSnapshot out;
   Snapshot& s = out.snapshot;
   s.now = now;
@@ -58,14 +83,17 @@ BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now
                                  : "";
     auto it = node_at.find(name);
     if (it == node_at.end()) continue;  // a ZenithNode outliving its Node
-    auto t = TopologyFromZenithNode(zn);
+    std::optional<Result<deviceplugin::NodeTopology>> fresh;
+    if (topologies == nullptr) fresh = TopologyFromZenithNode(zn);
+    const Result<deviceplugin::NodeTopology>& t = fresh ? *fresh : topologies->Get(ptr);
     if (!t.ok()) {
       // The node still counts its allocatable GPUs, without NVLink knowledge.
       out.problems.push_back(t.status().message());
       continue;
     }
-    s.nodes[it->second].topology = std::move(*t);
+    s.nodes[it->second].topology = *t;
   }
+  if (topologies != nullptr) topologies->Sweep();
 
   std::map<std::string, RunningJob> running;  // by job key, ordered for determinism
   for (const ObjectPtr& ptr : objects.running_jobs) {

@@ -99,5 +99,43 @@ TEST(SnapshotBuilderTest, QueueErrorsNameTheField) {
   EXPECT_FALSE(q->gpu_quota.has_value());
 }
 
+TEST(SnapshotBuilderTest, TopologyCacheParsesEachZenithNodeObjectOnce) {
+  const auto& dgx1 = testing::Fixture("dgx1-v100.yaml");
+  auto zn = [&](const std::string& name) {
+    return json{{"metadata", {{"name", name}}},
+                {"status", {{"topology", deviceplugin::TopologyToJson(dgx1)}}}};
+  };
+  SnapshotObjects o;
+  o.nodes = ShareObjects({NodeJson("a"), NodeJson("b"), NodeJson("c")});
+  o.zenith_nodes = ShareObjects(
+      {zn("a"), zn("b"), {{"metadata", {{"name", "c"}}}, {"status", {{"topology", "garbage"}}}}});
+  const common::WallTime now(std::chrono::hours(1));
+  TopologyCache cache;
+  BuiltSnapshot fresh = BuildSnapshot(o, now);
+  BuiltSnapshot first = BuildSnapshot(o, now, &cache);
+  BuiltSnapshot second = BuildSnapshot(o, now, &cache);
+  EXPECT_EQ(cache.parses(), 3u);  // once each, the bad one included
+  for (const BuiltSnapshot* b : {&first, &second}) {
+    EXPECT_EQ(b->problems, fresh.problems);
+    ASSERT_EQ(b->snapshot.nodes.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      ASSERT_EQ(b->snapshot.nodes[i].topology.has_value(),
+                fresh.snapshot.nodes[i].topology.has_value());
+      if (!fresh.snapshot.nodes[i].topology) continue;
+      EXPECT_EQ(deviceplugin::TopologyToJson(*b->snapshot.nodes[i].topology),
+                deviceplugin::TopologyToJson(*fresh.snapshot.nodes[i].topology));
+    }
+  }
+  // An updated ZenithNode is a new object: parsed again; a deleted one is forgotten.
+  o.zenith_nodes[2] = ShareObjects({zn("c")})[0];
+  o.zenith_nodes.erase(o.zenith_nodes.begin());
+  BuiltSnapshot third = BuildSnapshot(o, now, &cache);
+  EXPECT_EQ(cache.parses(), 4u);
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_TRUE(third.problems.empty());
+  EXPECT_FALSE(third.snapshot.nodes[0].topology.has_value());
+  EXPECT_TRUE(third.snapshot.nodes[2].topology.has_value());
+}
+
 }  // namespace
 }  // namespace zenith::operator_::scheduler

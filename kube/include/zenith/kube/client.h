@@ -72,6 +72,9 @@ std::string_view WatchEventTypeName(WatchEvent::Type type);
 // Parses one line of a watch stream.
 Result<WatchEvent> ParseWatchEvent(std::string_view line);
 
+// The BOOKMARK that ends a streamed list's initial events (annotation k8s.io/initial-events-end).
+bool IsInitialEventsEnd(const WatchEvent& event);
+
 class Client {
  public:
   // Builds the HTTPS transport for `config`.
@@ -126,8 +129,7 @@ class Client {
   // back as its Status (410 Expired: IsGone()); BOOKMARKs are delivered so the caller can keep
   // the resourceVersion. No retries here: ResumableWatch resumes.
   Status Watch(const GroupVersionResource& type, const std::string& ns, const WatchOptions& options,
-               const std::function<bool(const WatchEvent&)>& on_event,
-               Cancellation* cancel = nullptr);
+               const std::function<bool(WatchEvent&)>& on_event, Cancellation* cancel = nullptr);
 
   // Any request: body and result are JSON text; for paths the typed calls do not cover.
   Result<Json> Raw(const std::string& method, const std::string& path_and_query,

@@ -64,11 +64,12 @@ class Informer {
 
   uint64_t relists() const { return watch_ ? watch_->relists() : 0; }
   uint64_t reconnects() const { return watch_ ? watch_->reconnects() : 0; }
+  uint64_t list_requests() const { return watch_ ? watch_->list_requests() : 0; }
   std::string last_resource_version() const;
 
  private:
   void OnRelist(std::vector<Json>& items, const std::string& rv, bool initial);
-  void OnEvent(const WatchEvent& event);
+  void OnEvent(WatchEvent& event);
 
   Client& client_;
   const GroupVersionResource type_;

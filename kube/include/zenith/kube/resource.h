@@ -70,6 +70,10 @@ struct WatchOptions {
   std::string resource_version;
   bool allow_bookmarks = true;
   int timeout_seconds = 60;  // the server ends the stream after this; the client reconnects
+  // A streamed list (Kubernetes' WatchList): the stream starts with an ADDED event for every
+  // object at or after resource_version (empty: as of now, a consistent read), then a BOOKMARK
+  // annotated k8s.io/initial-events-end, then the changes. Needs allow_bookmarks.
+  bool send_initial_events = false;
 };
 
 // Builds "?a=b&c=d" with each value percent-encoded; empty when there are no parameters.

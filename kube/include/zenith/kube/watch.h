@@ -29,6 +29,13 @@ struct ResumableWatchOptions {
   // answers from its watch cache, whole, in one request (no paging, no read from etcd); the
   // watch then catches up from that version. Relists after a 410 are consistent, paged reads.
   bool first_list_from_cache = true;
+  // Lists arrive as a watch stream (sendInitialEvents, Kubernetes' WatchList, as client-go's
+  // reflector does): the API server sends each object from its watch cache, already
+  // serialized, and this side handles each as it arrives; the same stream then carries the
+  // changes. A 1000-object custom-resource list took 0.04 s this way against 0.21-0.26 s as one
+  // LIST. A server that refuses it (400/422), or streams without the end-of-list bookmark, gets
+  // plain LISTs from then on.
+  bool stream_lists = true;
   common::BackoffPolicy reconnect{std::chrono::milliseconds(100),
                                   std::chrono::seconds(5),
                                   2.0,
@@ -41,8 +48,9 @@ struct ResumableWatchHandler {
   // The full current state; `initial` is false for re-lists after a 410.
   std::function<void(std::vector<Json>& items, const std::string& resource_version, bool initial)>
       on_relist;
-  // ADDED, MODIFIED, DELETED and BOOKMARK events in server order.
-  std::function<void(const WatchEvent& event)> on_event;
+  // ADDED, MODIFIED, DELETED and BOOKMARK events in server order (the handler may move the
+  // object out).
+  std::function<void(WatchEvent& event)> on_event;
   // Applied to each listed item as its page arrives, before on_relist sees it.
   std::function<void(Json& item)> transform;
 };
@@ -61,9 +69,13 @@ class ResumableWatch {
   std::string last_resource_version() const;
   uint64_t relists() const { return relists_.load(); }        // lists after the first
   uint64_t reconnects() const { return reconnects_.load(); }  // watch requests after the first
+  uint64_t list_requests() const { return list_requests_.load(); }  // LISTs (not streamed)
 
  private:
   void Run();
+  // The stream ended before a streamed list completed: true to retry the stream, false when
+  // the server does not stream lists (then plain LISTs from here on).
+  bool StreamedListRefused(const Status& s, bool saw_foreign_event) const;
   // Sleeps for `d` or until Stop(); returns false when stopped.
   bool SleepUnlessStopped(common::Duration d);
 
@@ -78,6 +90,8 @@ class ResumableWatch {
   std::string resource_version_;
   std::atomic<uint64_t> relists_{0};
   std::atomic<uint64_t> reconnects_{0};
+  std::atomic<uint64_t> list_requests_{0};
+  bool stream_lists_;  // only the watch thread reads or clears it
   std::thread thread_;
 };
 

@@ -30,6 +30,7 @@
 #include "zenith/operator/gang/cycle_inputs.h"
 #include "zenith/operator/gang/event_recorder.h"
 #include "zenith/operator/scheduler/cycle.h"
+#include "zenith/operator/scheduler/snapshot_builder.h"
 
 namespace zenith::operator_::gang {
 
@@ -123,7 +124,8 @@ class GangScheduler {
   std::unique_ptr<kube::Informer> queues_;
   std::unique_ptr<kube::Informer> jobs_;
 
-  std::mutex cycle_mu_;  // one cycle at a time
+  std::mutex cycle_mu_;                  // one cycle at a time
+  scheduler::TopologyCache topologies_;  // under cycle_mu_
   std::mutex assumed_mu_;
   struct Assumed {
     AssumedPod pod;
