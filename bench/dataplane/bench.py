@@ -85,14 +85,14 @@ def consume_zenith(batches, meter):
         del b
 
 
-def zenith_flags(d, batch):
-    return {"batch_size": batch, "shuffle": False, "slots": 16, "prefetch": 8}
+def zenith_flags(d, batch, io):
+    return {"batch_size": batch, "shuffle": False, "slots": 16, "prefetch": 8, "io": io}
 
 
 def run_loader(args):
     import zenith
     meter = Meter(args.trainer_ms)
-    consume_zenith(zenith.Loader(args.dir, **zenith_flags(args.dir, args.batch)), meter)
+    consume_zenith(zenith.Loader(args.dir, **zenith_flags(args.dir, args.batch, args.io)), meter)
     return meter.report(args.metric)
 
 
@@ -101,7 +101,7 @@ def run_sidecar(args):
     shm = tempfile.mkdtemp(prefix="zenith-bench-", dir="/dev/shm")
     cmd = [args.binary, "--source=" + args.dir, "--batch-size=%d" % args.batch, "--shuffle=false",
            "--slots=16", "--prefetch=8", "--shm-dir=" + shm, "--channel-name=bench",
-           "--metrics.port=0", "--log.level=warn"]
+           "--metrics.port=0", "--log.level=warn", "--io=" + args.io]
     proc = subprocess.Popen(cmd)
     try:
         chan = zenith.Channel(os.path.join(shm, "bench.zenith"), timeout=120)
@@ -219,6 +219,7 @@ def main():
     p.add_argument("rest", nargs="*")
     p.add_argument("--metric", default="samples")
     p.add_argument("--trainer-ms", type=float, default=0.0)
+    p.add_argument("--io", default="auto", help="the sidecar's and Loader's io setting")
     a = p.parse_args()
     if a.mode == "npy":
         a.samples = int(a.rest[0])

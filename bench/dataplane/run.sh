@@ -53,9 +53,9 @@ fi
 cat "$small"/* "$large"/* >/dev/null  # page cache warm: every side reads from memory
 
 echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) cpus: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-echo "# small: $RECORDS TFRecords of $RECORD_BYTES B in 8 files, batch 256; large: $NPY_SAMPLES x 1 MiB .npy rows, batch 8"
+echo "# small: $RECORDS TFRecords of $RECORD_BYTES B in 8 files, batch 256, Zenith with io=mmap (the files fit in memory: one copy from the page cache instead of two); large: $NPY_SAMPLES x 1 MiB .npy rows, batch 8, io=auto"
 cmp dataplane_small_tfrecord_256B ksamples/s higher \
-  zenith="$PY zenith-sidecar $small 256 $BIN | awk '{print \$1/1e3}'" \
+  zenith="$PY zenith-sidecar $small 256 $BIN --io mmap | awk '{print \$1/1e3}'" \
   dataloader_w0="$PY torch $small 256 0 | awk '{print \$1/1e3}'" \
   dataloader_w1="$PY torch $small 256 1 | awk '{print \$1/1e3}'" \
   dataloader_w2="$PY torch $small 256 2 | awk '{print \$1/1e3}'"
@@ -67,7 +67,7 @@ cmp dataplane_large_npy_1MiB GB/s higher \
 # The in-process Loader (no sidecar) against every DataLoader configuration again: which one is
 # best depends on the machine's load (w2 for the large files on a busy VM, w0 on a quiet one).
 cmp dataplane_small_tfrecord_256B_inprocess ksamples/s higher \
-  zenith="$PY zenith-loader $small 256 | awk '{print \$1/1e3}'" \
+  zenith="$PY zenith-loader $small 256 --io mmap | awk '{print \$1/1e3}'" \
   dataloader_w0="$PY torch $small 256 0 | awk '{print \$1/1e3}'" \
   dataloader_w1="$PY torch $small 256 1 | awk '{print \$1/1e3}'" \
   dataloader_w2="$PY torch $small 256 2 | awk '{print \$1/1e3}'"
@@ -81,9 +81,9 @@ cmp dataplane_large_npy_vs_raw_read GB/s higher \
   zenith="$PY zenith-sidecar $large 8 $BIN --metric gbs" \
   raw_read="$PY raw $large"
 cmp dataplane_small_tfrecord_vs_raw_read GB/s higher \
-  zenith="$PY zenith-sidecar $small 256 $BIN --metric gbs" \
+  zenith="$PY zenith-sidecar $small 256 $BIN --io mmap --metric gbs" \
   raw_read="$PY raw $small"
 # Starvation: a trainer that spends DP_TRAINER_MS per batch; % of its time spent waiting.
 cmp dataplane_small_trainer_wait_${TRAINER_MS}ms %waiting lower \
-  zenith="$PY zenith-sidecar $small 256 $BIN --metric wait --trainer-ms $TRAINER_MS" \
+  zenith="$PY zenith-sidecar $small 256 $BIN --io mmap --metric wait --trainer-ms $TRAINER_MS" \
   dataloader_w2="$PY torch $small 256 2 --metric wait --trainer-ms $TRAINER_MS"

@@ -1,6 +1,12 @@
 #include "zenith/runtime/byte_source.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -16,6 +22,7 @@ Status ByteSource::ErrorAt(uint64_t offset, const std::string& what) const {
 }
 
 Result<std::span<const std::byte>> ByteSource::Peek(std::size_t n) {
+  if (!whole_.empty()) return whole_.subspan(pos_);
   const uint64_t want = std::min<uint64_t>(n, remaining());
   std::size_t have = end_ - begin_;
   if (have < want) {
@@ -55,7 +62,9 @@ Status ByteSource::Skip(uint64_t n) {
     return ErrorAt(pos_, "skipping " + std::to_string(n) + " bytes past the end of the file");
   }
   const std::size_t have = end_ - begin_;
-  if (n <= have) {
+  if (!whole_.empty()) {
+    // Mapped: nothing buffered.
+  } else if (n <= have) {
     begin_ += static_cast<std::size_t>(n);
   } else {
     begin_ = end_ = 0;  // the next Peek reads from the new position
@@ -97,6 +106,62 @@ Result<std::size_t> FileSource::Fill(uint64_t offset, std::span<std::byte> dst) 
     if (r.bytes_read < r.buffer.size()) break;  // end of file (it shrank): stop at the hole
   }
   return got;
+}
+
+Result<std::unique_ptr<MappedFileSource>> MappedFileSource::Open(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    const std::string what = "opening " + path + " to map it: " + ErrnoMessage(err);
+    if (err == ENOENT) return NotFoundError(what);
+    if (err == EACCES || err == EPERM) return PermissionDeniedError(what);
+    return UnavailableError(what);
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    close(fd);
+    return FailedPreconditionError(path + ": not a regular file that can be mapped" +
+                                   (err ? " (" + ErrnoMessage(err) + ")" : std::string()));
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  void* map = nullptr;
+  if (size > 0) {
+    map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      const int err = errno;
+      close(fd);
+      return ResourceExhaustedError("mapping " + path + " (" + std::to_string(size) +
+                                    " bytes): " + ErrnoMessage(err));
+    }
+    // Read front to back: the kernel reads ahead and may drop pages behind.
+    (void)madvise(map, size, MADV_SEQUENTIAL);
+  }
+  close(fd);  // the mapping keeps the file
+  return std::unique_ptr<MappedFileSource>(new MappedFileSource(path, map, size));
+}
+
+MappedFileSource::MappedFileSource(const std::string& path, void* map, uint64_t size)
+    : ByteSource(path, size, 0), map_(map) {
+  if (map_ != nullptr) ServeFrom({static_cast<const std::byte*>(map_), size});
+}
+
+MappedFileSource::~MappedFileSource() {
+  if (map_ != nullptr) munmap(map_, size());
+}
+
+Result<std::size_t> MappedFileSource::Fill(uint64_t, std::span<std::byte>) {
+  return std::size_t{0};  // only an empty file gets here: there is nothing to read
+}
+
+Result<std::unique_ptr<ByteSource>> OpenSource(FileReader& reader, const std::string& path,
+                                               const FileSource::Options& options) {
+  if (options.map) {
+    ZENITH_ASSIGN_OR_RETURN(auto mapped, MappedFileSource::Open(path));
+    return std::unique_ptr<ByteSource>(std::move(mapped));
+  }
+  ZENITH_ASSIGN_OR_RETURN(auto read, FileSource::Open(reader, path, options));
+  return std::unique_ptr<ByteSource>(std::move(read));
 }
 
 }  // namespace zenith::runtime

@@ -149,7 +149,7 @@ std::size_t CopyRecord(const Record& record, Sample& out) {
 Result<std::unique_ptr<RecordReader>> OpenRecords(const DatasetOptions& options, FileReader& reader,
                                                   const std::string& path) {
   ZENITH_ASSIGN_OR_RETURN(Format format, ChooseFormat(options.format, path));
-  ZENITH_ASSIGN_OR_RETURN(auto source, FileSource::Open(reader, path, options.source));
+  ZENITH_ASSIGN_OR_RETURN(auto source, OpenSource(reader, path, options.source));
   return MakeRecordReader(format, std::move(source), options.format_options);
 }
 }  // namespace

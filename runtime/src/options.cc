@@ -31,7 +31,10 @@ const std::vector<common::ConfigKey>& ConfigKeys() {
       {"slots", "batch buffers in the segment (default 16)"},
       {"slot-bytes", "bytes per batch buffer (default 0: twice the first batch)"},
       {"max-consumers", "trainer processes that may attach at once (default 8)"},
-      {"io", "auto (io_uring, else pread threads) or pread (default auto)"},
+      {"io",
+       "auto (io_uring, else pread threads), pread, or mmap (files mapped: a sample is copied "
+       "once from the page cache; for datasets that fit in memory and do not change) (default "
+       "auto)"},
       {"queue-depth", "reads in flight (default 32)"},
       {"io-async-bytes",
        "io_uring, buffered files: reads of at least this many bytes are copied by io_uring's "
@@ -84,7 +87,7 @@ Result<Options> LoadOptions(const common::Config& config) {
   ZENITH_ASSIGN_OR_RETURN(o.slots, config.Int("slots", o.slots, 1, 1 << 16));
   ZENITH_ASSIGN_OR_RETURN(o.slot_bytes, config.Int("slot-bytes", 0, 0, int64_t{1} << 36));
   ZENITH_ASSIGN_OR_RETURN(o.max_consumers, config.Int("max-consumers", o.max_consumers, 1, 256));
-  ZENITH_ASSIGN_OR_RETURN(o.io, config.Enum("io", o.io, {"auto", "pread"}));
+  ZENITH_ASSIGN_OR_RETURN(o.io, config.Enum("io", o.io, {"auto", "pread", "mmap"}));
   ZENITH_ASSIGN_OR_RETURN(o.queue_depth, config.Int("queue-depth", o.queue_depth, 1, 4096));
   ZENITH_ASSIGN_OR_RETURN(o.io_async_bytes,
                           config.Int("io-async-bytes", o.io_async_bytes, 0, int64_t{1} << 40));
@@ -125,6 +128,7 @@ Result<EngineOptions> ToEngineOptions(
   e.channel.max_consumers = static_cast<uint32_t>(o.max_consumers);
   e.channel.per_consumer_depth = static_cast<uint32_t>(o.prefetch);
   e.reader.force_pread = o.io == "pread";
+  e.dataset.source.map = o.io == "mmap";
   e.reader.queue_depth = static_cast<unsigned>(o.queue_depth);
   e.reader.async_min_bytes = static_cast<std::size_t>(o.io_async_bytes);
   // Auto: decode threads only pay with cores to spare beside the engine and the trainers; on a

@@ -41,20 +41,24 @@ Read ReadAll(RecordReader& reader) {
   return out;
 }
 
-class FormatsTest : public ::testing::Test {
+// Every format test runs twice: files read through the FileReader, and files mapped
+// (MappedFileSource, io=mmap).
+class FormatsTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     auto r = FileReader::Create(FileReaderOptions{}, telemetry_);
     ASSERT_TRUE(r.ok()) << r.status();
     reader_ = std::move(*r);
   }
-  // Opens `path` through the real file reader, with a small window so records straddle it.
+  // Opens `path` through the real file reader, with a small window so records straddle it, or
+  // maps it.
   Result<std::unique_ptr<RecordReader>> Open(Format format, const std::string& path,
                                              FormatOptions options = {}) {
     FileSource::Options so;
     so.chunk_bytes = 4096;
     so.request_bytes = 1024;
-    ZENITH_ASSIGN_OR_RETURN(auto source, FileSource::Open(*reader_, path, so));
+    so.map = GetParam();
+    ZENITH_ASSIGN_OR_RETURN(auto source, OpenSource(*reader_, path, so));
     return MakeRecordReader(format, std::move(source), options);
   }
   std::unique_ptr<RecordReader> MustOpen(Format format, const std::string& path,
@@ -107,7 +111,7 @@ TEST(ChooseFormatTest, ByExtensionOrConfig) {
   EXPECT_NE(bad.status().message().find("data/x.csv"), std::string::npos);
 }
 
-TEST_F(FormatsTest, TfRecordRoundTripAcrossWindowRefills) {
+TEST_P(FormatsTest, TfRecordRoundTripAcrossWindowRefills) {
   std::mt19937 rng(2);
   std::string file;
   std::vector<std::string> want;
@@ -127,7 +131,7 @@ TEST_F(FormatsTest, TfRecordRoundTripAcrossWindowRefills) {
   }
 }
 
-TEST_F(FormatsTest, TfRecordDataCrcMismatchIsNamedAndSkippable) {
+TEST_P(FormatsTest, TfRecordDataCrcMismatchIsNamedAndSkippable) {
   std::string file;
   AppendTfRecord(file, "first");
   const std::size_t second_at = file.size();
@@ -149,7 +153,7 @@ TEST_F(FormatsTest, TfRecordDataCrcMismatchIsNamedAndSkippable) {
   EXPECT_EQ(got.samples[1][0].second, "third");
 }
 
-TEST_F(FormatsTest, TfRecordLengthCrcMismatchEndsTheFile) {
+TEST_P(FormatsTest, TfRecordLengthCrcMismatchEndsTheFile) {
   std::string file;
   AppendTfRecord(file, "first");
   const std::size_t second_at = file.size();
@@ -165,7 +169,7 @@ TEST_F(FormatsTest, TfRecordLengthCrcMismatchEndsTheFile) {
   EXPECT_EQ(got.samples.size(), 1u);
 }
 
-TEST_F(FormatsTest, TfRecordTruncatedRecord) {
+TEST_P(FormatsTest, TfRecordTruncatedRecord) {
   std::string file;
   AppendTfRecord(file, "first");
   const std::size_t second_at = file.size();
@@ -184,7 +188,7 @@ TEST_F(FormatsTest, TfRecordTruncatedRecord) {
   }
 }
 
-TEST_F(FormatsTest, RawRecordsAndTrailingPartialRecord) {
+TEST_P(FormatsTest, RawRecordsAndTrailingPartialRecord) {
   std::mt19937 rng(3);
   const std::string data = RandomBytes(rng, 10 * 48);
   FormatOptions options;
@@ -211,7 +215,7 @@ TEST_F(FormatsTest, RawRecordsAndTrailingPartialRecord) {
   EXPECT_FALSE(Open(Format::kRaw, path, options).ok());  // shape disagrees with record size
 }
 
-TEST_F(FormatsTest, NpyRowsDtypeAndShape) {
+TEST_P(FormatsTest, NpyRowsDtypeAndShape) {
   std::mt19937 rng(4);
   const std::string data = RandomBytes(rng, 5 * 3 * 4);
   const int64_t shape[] = {5, 3};
@@ -224,7 +228,7 @@ TEST_F(FormatsTest, NpyRowsDtypeAndShape) {
   EXPECT_EQ(got.offsets[0], 128u);  // 64-byte-padded header of NumPy's layout
 }
 
-TEST_F(FormatsTest, NpyHeaderLyingAboutSize) {
+TEST_P(FormatsTest, NpyHeaderLyingAboutSize) {
   const std::string data(5 * 3 * 4, 'a');
   const int64_t lie[] = {6, 3};
   const std::string path = dir_.Write("lie.npy", NpyFile("<f4", lie, data));
@@ -258,7 +262,7 @@ std::string WdsShard(const std::vector<std::vector<std::pair<std::string, std::s
   return tar;
 }
 
-TEST_F(FormatsTest, WebDatasetGroupsByKeyWithPaxNames) {
+TEST_P(FormatsTest, WebDatasetGroupsByKeyWithPaxNames) {
   const std::string long_dir(120, 'd');
   const std::string tar =
       WdsShard({{{"a/0001.jpg", "JPEG1"}, {"a/0001.cls", "3"}},
@@ -275,7 +279,7 @@ TEST_F(FormatsTest, WebDatasetGroupsByKeyWithPaxNames) {
   EXPECT_EQ(got.offsets[0], 0u);
 }
 
-TEST_F(FormatsTest, WebDatasetCorruptHeaderAndTruncation) {
+TEST_P(FormatsTest, WebDatasetCorruptHeaderAndTruncation) {
   std::string tar = WdsShard({{{"0001.txt", "one"}}, {{"0002.txt", "two"}}});
   std::string corrupt = tar;
   corrupt[1024 + 10] ^= 0x20;  // second header's name: the checksum no longer matches
@@ -295,7 +299,7 @@ TEST_F(FormatsTest, WebDatasetCorruptHeaderAndTruncation) {
   EXPECT_EQ(got.samples.size(), 1u);
 }
 
-TEST_F(FormatsTest, MissingFileAndPermissionDenied) {
+TEST_P(FormatsTest, MissingFileAndPermissionDenied) {
   auto missing = Open(Format::kTfRecord, dir_.Path("nope.tfrecord"));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
@@ -322,7 +326,7 @@ TEST_F(FormatsTest, MissingFileAndPermissionDenied) {
 
 // Byte-level corruption of every format never crashes, never loops, and each sample delivered
 // is either an original one or comes with no error-free claim (spot check of the fuzz targets).
-TEST_F(FormatsTest, RandomCorruptionNeverCrashes) {
+TEST_P(FormatsTest, RandomCorruptionNeverCrashes) {
   std::mt19937 rng(5);
   std::string tf;
   for (int i = 0; i < 20; ++i) AppendTfRecord(tf, RandomBytes(rng, rng() % 300));
@@ -339,6 +343,11 @@ TEST_F(FormatsTest, RandomCorruptionNeverCrashes) {
     ReadAll(**reader);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Sources, FormatsTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Mapped" : "Read";
+                         });
 
 }  // namespace
 }  // namespace zenith::runtime

@@ -69,6 +69,14 @@ TEST(RuntimeOptionsTest, DataPlaneKeysAndEngineOptions) {
   ASSERT_TRUE(inline_decode.ok()) << inline_decode.status();
   EXPECT_EQ(ToEngineOptions(*inline_decode, env)->dataset.decode_threads, 0u);
   EXPECT_EQ(e->reader.async_min_bytes, 0u);  // by default every read is copied inline
+  EXPECT_FALSE(e->dataset.source.map);       // and files are read, not mapped
+  auto mapped = LoadOptions(Load({source, "--io=mmap"}));
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  EXPECT_TRUE(ToEngineOptions(*mapped, env)->dataset.source.map);
+  EXPECT_FALSE(ToEngineOptions(*mapped, env)->reader.force_pread);
+  auto bad_io = LoadOptions(Load({"--io=mmapp"}));
+  ASSERT_FALSE(bad_io.ok());
+  EXPECT_NE(bad_io.status().message().find("'io'"), std::string::npos) << bad_io.status();
   auto worker_copies = LoadOptions(Load({source, "--io-async-bytes=262144"}));
   ASSERT_TRUE(worker_copies.ok()) << worker_copies.status();
   EXPECT_EQ(ToEngineOptions(*worker_copies, env)->reader.async_min_bytes, 256u << 10);

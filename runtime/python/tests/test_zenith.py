@@ -93,6 +93,21 @@ class LoaderTest(unittest.TestCase):
         self.assertNotEqual(seen[0], seen[1])  # reshuffled per epoch
         self.assertEqual(loader.stats()["zenith_runtime_samples_total"], 400)
 
+    def test_mapped_files_give_the_same_batches_as_read_ones(self):
+        payloads = [("m-%05d" % i).encode() * (1 + i % 5) for i in range(3000)]
+        with open(os.path.join(self.path, "a.tfrecord"), "wb") as f:
+            f.write(tfrecord(payloads))
+
+        def batches(io):
+            return [[bytes(a) for a in b.field(0)]
+                    for b in zenith.Loader(self.path, batch_size=64, shuffle_seed=3, io=io)]
+
+        mapped = batches("mmap")
+        self.assertEqual(mapped, batches("auto"))
+        self.assertEqual(sorted(sum(mapped, [])), sorted(payloads))
+        with self.assertRaisesRegex(zenith.ZenithError, "'io'"):
+            zenith.Loader(self.path, io="mapped")
+
     def test_packed_data_and_index_views(self):
         payloads = [b"a" * (i + 1) for i in range(10)]
         with open(os.path.join(self.path, "a.tfrecord"), "wb") as f:

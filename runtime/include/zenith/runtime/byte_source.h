@@ -36,6 +36,9 @@ class ByteSource {
 
  protected:
   ByteSource(std::string name, uint64_t size, std::size_t chunk_bytes);
+  // The whole file is in memory at `whole` (size() bytes, outliving the source): Peek hands out
+  // spans of it and never calls Fill.
+  void ServeFrom(std::span<const std::byte> whole) { whole_ = whole; }
   // Fills `dst` with the file's bytes from `offset` (dst never reaches past size()); returns
   // how many were read, fewer only when the file shrank.
   virtual Result<std::size_t> Fill(uint64_t offset, std::span<std::byte> dst) = 0;
@@ -47,6 +50,7 @@ class ByteSource {
   AlignedBuffer buffer_;
   std::size_t begin_ = 0;  // buffer_[begin_, end_) holds the file's [pos_, pos_ + end_ - begin_)
   std::size_t end_ = 0;
+  std::span<const std::byte> whole_;  // set by ServeFrom
 };
 
 // Bytes already in memory (tests, fuzzers); the span must outlive the source.
@@ -68,6 +72,8 @@ class FileSource : public ByteSource {
   struct Options {
     std::size_t chunk_bytes = 1 << 20;      // the window's starting size (grows for big records)
     std::size_t request_bytes = 256 << 10;  // a refill is split into requests of this size
+    // Map the file (MappedFileSource) instead of reading it through the FileReader.
+    bool map = false;
   };
   static Result<std::unique_ptr<FileSource>> Open(FileReader& reader, const std::string& path,
                                                   const Options& options);
@@ -91,5 +97,29 @@ class FileSource : public ByteSource {
   int file_;
   std::size_t request_bytes_;
 };
+
+// One file mapped into memory: the parsers read the page cache itself, so a sample is copied
+// once (into its batch) where a read copies it twice (page cache to window, window to batch).
+// For datasets that fit in memory and are read many epochs. The file's size is taken at open;
+// a file truncated while mapped kills the process with SIGBUS, so datasets that may change
+// under the reader should be read (FileSource).
+class MappedFileSource : public ByteSource {
+ public:
+  static Result<std::unique_ptr<MappedFileSource>> Open(const std::string& path);
+  ~MappedFileSource() override;
+  MappedFileSource(const MappedFileSource&) = delete;
+  MappedFileSource& operator=(const MappedFileSource&) = delete;
+
+ protected:
+  Result<std::size_t> Fill(uint64_t offset, std::span<std::byte> dst) override;
+
+ private:
+  MappedFileSource(const std::string& path, void* map, uint64_t size);
+  void* map_;
+};
+
+// A FileSource, or a MappedFileSource when options.map.
+Result<std::unique_ptr<ByteSource>> OpenSource(FileReader& reader, const std::string& path,
+                                               const FileSource::Options& options);
 
 }  // namespace zenith::runtime
