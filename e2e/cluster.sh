@@ -50,7 +50,7 @@ is_ours() {
   [[ "$state" != Z ]] || return 1
   # Read whole, not piped into grep -q: under pipefail an early grep exit fails the pipeline.
   local cmdline
-  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+  cmdline="$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" || true)"
   [[ "$cmdline" == *"$DIR/"* ]]
 }
 
@@ -107,14 +107,16 @@ port_in_use() { # any TCP socket (v4/v6, any state) using local port $1
 }
 
 declare -A PICKED=()
-free_port() { # picks an unused loopback port below the ephemeral range
+free_port() { # free_port VAR: sets VAR to an unused loopback port below the ephemeral range
+  # Not called as $(free_port): PICKED must persist, or two components could get one port.
+  local -n out="$1"
   local p i
   for ((i = 0; i < 200; i++)); do
     p=$((20000 + RANDOM % 12000))
     [[ -z "${PICKED[$p]:-}" ]] || continue
     if ! port_in_use "$p"; then
       PICKED[$p]=1
-      echo "$p"
+      out="$p"
       return 0
     fi
   done
@@ -203,7 +205,9 @@ wait_for() { # wait_for SECONDS DESCRIPTION LOGNAME COMMAND...
   t0=$(date +%s)
   until "$@"; do
     if [[ -n "$logname" ]] && ! running "$logname"; then
-      fail_up "$logname exited while waiting for $what" "$logname"
+      # A child between fork and exec does not look like ours yet: look twice.
+      sleep 0.5
+      running "$logname" || fail_up "$logname exited while waiting for $what" "$logname"
     fi
     if (($(date +%s) - t0 >= limit)); then
       fail_up "timed out after ${limit}s waiting for $what" "$logname"
@@ -272,13 +276,13 @@ cmd_up() {
   touch "$DIR/$MARKER"
   pki
 
-  ETCD_CLIENT_PORT="$(free_port)"
-  ETCD_PEER_PORT="$(free_port)"
-  APISERVER_PORT="$(free_port)"
+  free_port ETCD_CLIENT_PORT
+  free_port ETCD_PEER_PORT
+  free_port APISERVER_PORT
   local kcm_port="" sched_port="" kwok_port=""
-  ((with_kcm)) && kcm_port="$(free_port)"
-  ((with_sched)) && sched_port="$(free_port)"
-  ((with_kwok)) && kwok_port="$(free_port)"
+  if ((with_kcm)); then free_port kcm_port; fi
+  if ((with_sched)); then free_port sched_port; fi
+  if ((with_kwok)); then free_port kwok_port; fi
   cat >"$DIR/cluster.env" <<EOF
 ZENITH_CLUSTER_DIR=$DIR
 ZENITH_APISERVER_PORT=$APISERVER_PORT
