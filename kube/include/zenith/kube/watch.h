@@ -32,9 +32,11 @@ struct ResumableWatchOptions {
   // Lists arrive as a watch stream (sendInitialEvents, Kubernetes' WatchList, as client-go's
   // reflector does): the API server sends each object from its watch cache, already
   // serialized, and this side handles each as it arrives; the same stream then carries the
-  // changes. A 1000-object custom-resource list took 0.04 s this way against 0.21-0.26 s as one
-  // LIST. A server that refuses it (400/422), or streams without the end-of-list bookmark, gets
-  // plain LISTs from then on.
+  // changes. 1000 custom resources cost the API server 0.04 s this way against 0.21-0.26 s as
+  // one LIST, and the whole list is never held as text and tree at once (the gang scheduler's
+  // memory after sync: 42 MiB against 85); this client spends about as long either way. A
+  // server that refuses it (400/422), or streams without the end-of-list bookmark, gets plain
+  // LISTs from then on.
   bool stream_lists = true;
   common::BackoffPolicy reconnect{std::chrono::milliseconds(100),
                                   std::chrono::seconds(5),
