@@ -109,13 +109,13 @@ Result<std::size_t> FileSource::Fill(uint64_t offset, std::span<std::byte> dst) 
 }
 
 Result<std::unique_ptr<MappedFileSource>> MappedFileSource::Open(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd;
+  do {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     const int err = errno;
-    const std::string what = "opening " + path + " to map it: " + ErrnoMessage(err);
-    if (err == ENOENT) return NotFoundError(what);
-    if (err == EACCES || err == EPERM) return PermissionDeniedError(what);
-    return UnavailableError(what);
+    return FileOpenError(err, "opening " + path + " to map it: " + ErrnoMessage(err));
   }
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -41,6 +41,12 @@ FileReader::~FileReader() {
   }
 }
 
+Status FileOpenError(int err, const std::string& what) {
+  if (err == ENOENT) return NotFoundError(what);
+  if (err == EACCES || err == EPERM) return PermissionDeniedError(what);
+  return UnavailableError(what);
+}
+
 Result<int> FileReader::AddFile(const std::string& path) {
   int flags = O_RDONLY | O_CLOEXEC | (options_.direct ? O_DIRECT : 0);
   int fd;
@@ -51,12 +57,10 @@ Result<int> FileReader::AddFile(const std::string& path) {
     const int err = errno;
     const std::string what =
         "opening " + path + (options_.direct ? " with O_DIRECT" : "") + ": " + ErrnoMessage(err);
-    if (err == ENOENT) return NotFoundError(what);
-    if (err == EACCES || err == EPERM) return PermissionDeniedError(what);
     if (err == EINVAL && options_.direct) {
       return FailedPreconditionError(what + " (the filesystem does not support direct I/O)");
     }
-    return UnavailableError(what);
+    return FileOpenError(err, what);
   }
   files_changed_ = true;
   // Reuse a closed slot so a reader that streams through many files keeps its table small.

@@ -62,6 +62,8 @@ void TopologyCache::Sweep() {
 
 BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now,
                             TopologyCache* topologies) {
+  TopologyCache once;  // without a cache of the caller's, every topology is parsed afresh
+  if (topologies == nullptr) topologies = &once;
   BuiltSnapshot out;
   Snapshot& s = out.snapshot;
   s.now = now;
@@ -83,9 +85,7 @@ BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now
                                  : "";
     auto it = node_at.find(name);
     if (it == node_at.end()) continue;  // a ZenithNode outliving its Node
-    std::optional<Result<deviceplugin::NodeTopology>> fresh;
-    if (topologies == nullptr) fresh = TopologyFromZenithNode(zn);
-    const Result<deviceplugin::NodeTopology>& t = fresh ? *fresh : topologies->Get(ptr);
+    const Result<deviceplugin::NodeTopology>& t = topologies->Get(ptr);
     if (!t.ok()) {
       // The node still counts its allocatable GPUs, without NVLink knowledge.
       out.problems.push_back(t.status().message());
@@ -93,7 +93,7 @@ BuiltSnapshot BuildSnapshot(const SnapshotObjects& objects, common::WallTime now
     }
     s.nodes[it->second].topology = *t;
   }
-  if (topologies != nullptr) topologies->Sweep();
+  topologies->Sweep();
 
   std::map<std::string, RunningJob> running;  // by job key, ordered for determinism
   for (const ObjectPtr& ptr : objects.running_jobs) {

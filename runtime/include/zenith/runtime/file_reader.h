@@ -22,6 +22,10 @@ namespace zenith::runtime {
 // block size in use).
 inline constexpr std::size_t kDirectAlignment = 4096;
 
+// The status for a failed open(2) of a dataset file: NOT_FOUND, PERMISSION_DENIED, else
+// UNAVAILABLE; `what` names the file and says what was tried.
+Status FileOpenError(int err, const std::string& what);
+
 struct FileReaderOptions {
   unsigned queue_depth = 32;  // reads in flight
   bool direct = false;        // open files with O_DIRECT (bypass the page cache)
