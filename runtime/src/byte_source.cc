@@ -11,6 +11,9 @@
 #include <vector>
 
 namespace zenith::runtime {
+namespace {
+constexpr uint64_t kMappedPrefetch = 8192;
+}  // namespace
 
 ByteSource::ByteSource(std::string name, uint64_t size, std::size_t chunk_bytes)
     : name_(std::move(name)),
@@ -22,7 +25,14 @@ Status ByteSource::ErrorAt(uint64_t offset, const std::string& what) const {
 }
 
 Result<std::span<const std::byte>> ByteSource::Peek(std::size_t n) {
-  if (!whole_.empty()) return whole_.subspan(pos_);
+  if (!whole_.empty()) {
+    // Touch the page two ahead: its translation and first lines arrive while this one is
+    // parsed (the hardware prefetchers stop at page boundaries). Small records went from
+    // 145-190 to 95-185 ns of CPU each, mapped and read over 4 epochs.
+    if (pos_ + kMappedPrefetch < whole_.size())
+      __builtin_prefetch(whole_.data() + pos_ + kMappedPrefetch);
+    return whole_.subspan(pos_);
+  }
   const uint64_t want = std::min<uint64_t>(n, remaining());
   std::size_t have = end_ - begin_;
   if (have < want) {
@@ -108,7 +118,49 @@ Result<std::size_t> FileSource::Fill(uint64_t offset, std::span<std::byte> dst) 
   return got;
 }
 
-Result<std::unique_ptr<MappedFileSource>> MappedFileSource::Open(const std::string& path) {
+FileMapping::~FileMapping() {
+  if (data_ != nullptr) munmap(data_, size_);
+}
+
+uint64_t MappingCache::kept_bytes() const {
+  std::lock_guard lock(mu_);
+  return kept_;
+}
+
+std::size_t MappingCache::kept_files() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
+std::shared_ptr<const FileMapping> MappingCache::Find(const std::string& path, const Identity& id) {
+  std::lock_guard lock(mu_);
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->path != path) continue;
+    if (!(it->id == id)) {  // the file changed: its old mapping must not be served again
+      kept_ -= it->id.size;
+      entries_.erase(it);
+      return nullptr;
+    }
+    entries_.splice(entries_.begin(), entries_, it);
+    return it->mapping;
+  }
+  return nullptr;
+}
+
+void MappingCache::Keep(const std::string& path, const Identity& id,
+                        std::shared_ptr<const FileMapping> mapping) {
+  std::lock_guard lock(mu_);
+  if (id.size > budget_) return;
+  entries_.push_front({path, id, std::move(mapping)});
+  kept_ += id.size;
+  while (kept_ > budget_) {
+    kept_ -= entries_.back().id.size;
+    entries_.pop_back();
+  }
+}
+
+Result<std::unique_ptr<MappedFileSource>> MappedFileSource::Open(const std::string& path,
+                                                                 MappingCache* cache) {
   int fd;
   do {
     fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -125,6 +177,14 @@ Result<std::unique_ptr<MappedFileSource>> MappedFileSource::Open(const std::stri
                                    (err ? " (" + ErrnoMessage(err) + ")" : std::string()));
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
+  const MappingCache::Identity id{static_cast<uint64_t>(st.st_dev),
+                                  static_cast<uint64_t>(st.st_ino), size,
+                                  int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec};
+  std::shared_ptr<const FileMapping> mapping = cache ? cache->Find(path, id) : nullptr;
+  if (mapping) {
+    close(fd);
+    return std::unique_ptr<MappedFileSource>(new MappedFileSource(path, std::move(mapping)));
+  }
   void* map = nullptr;
   if (size > 0) {
     map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -138,16 +198,15 @@ Result<std::unique_ptr<MappedFileSource>> MappedFileSource::Open(const std::stri
     (void)madvise(map, size, MADV_SEQUENTIAL);
   }
   close(fd);  // the mapping keeps the file
-  return std::unique_ptr<MappedFileSource>(new MappedFileSource(path, map, size));
+  mapping = std::make_shared<const FileMapping>(map, size);
+  if (cache && size > 0) cache->Keep(path, id, mapping);
+  return std::unique_ptr<MappedFileSource>(new MappedFileSource(path, std::move(mapping)));
 }
 
-MappedFileSource::MappedFileSource(const std::string& path, void* map, uint64_t size)
-    : ByteSource(path, size, 0), map_(map) {
-  if (map_ != nullptr) ServeFrom({static_cast<const std::byte*>(map_), size});
-}
-
-MappedFileSource::~MappedFileSource() {
-  if (map_ != nullptr) munmap(map_, size());
+MappedFileSource::MappedFileSource(const std::string& path,
+                                   std::shared_ptr<const FileMapping> mapping)
+    : ByteSource(path, mapping->bytes().size(), 0), mapping_(std::move(mapping)) {
+  if (size() > 0) ServeFrom(mapping_->bytes());
 }
 
 Result<std::size_t> MappedFileSource::Fill(uint64_t, std::span<std::byte>) {
@@ -157,7 +216,7 @@ Result<std::size_t> MappedFileSource::Fill(uint64_t, std::span<std::byte>) {
 Result<std::unique_ptr<ByteSource>> OpenSource(FileReader& reader, const std::string& path,
                                                const FileSource::Options& options) {
   if (options.map) {
-    ZENITH_ASSIGN_OR_RETURN(auto mapped, MappedFileSource::Open(path));
+    ZENITH_ASSIGN_OR_RETURN(auto mapped, MappedFileSource::Open(path, options.map_cache.get()));
     return std::unique_ptr<ByteSource>(std::move(mapped));
   }
   ZENITH_ASSIGN_OR_RETURN(auto read, FileSource::Open(reader, path, options));

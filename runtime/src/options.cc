@@ -1,5 +1,7 @@
 #include "zenith/runtime/options.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -35,6 +37,10 @@ const std::vector<common::ConfigKey>& ConfigKeys() {
        "auto (io_uring, else pread threads), pread, or mmap (files mapped: a sample is copied "
        "once from the page cache; for datasets that fit in memory and do not change) (default "
        "auto)"},
+      {"io-map-keep-bytes",
+       "io mmap: bytes of file mappings kept from one epoch to the next, least recently used "
+       "dropped first (default -1: a quarter of the machine's memory; 0: unmap each file after "
+       "reading it)"},
       {"queue-depth", "reads in flight (default 32)"},
       {"io-async-bytes",
        "io_uring, buffered files: reads of at least this many bytes are copied by io_uring's "
@@ -88,6 +94,8 @@ Result<Options> LoadOptions(const common::Config& config) {
   ZENITH_ASSIGN_OR_RETURN(o.slot_bytes, config.Int("slot-bytes", 0, 0, int64_t{1} << 36));
   ZENITH_ASSIGN_OR_RETURN(o.max_consumers, config.Int("max-consumers", o.max_consumers, 1, 256));
   ZENITH_ASSIGN_OR_RETURN(o.io, config.Enum("io", o.io, {"auto", "pread", "mmap"}));
+  ZENITH_ASSIGN_OR_RETURN(o.io_map_keep_bytes, config.Int("io-map-keep-bytes", o.io_map_keep_bytes,
+                                                          -1, int64_t{1} << 50));
   ZENITH_ASSIGN_OR_RETURN(o.queue_depth, config.Int("queue-depth", o.queue_depth, 1, 4096));
   ZENITH_ASSIGN_OR_RETURN(o.io_async_bytes,
                           config.Int("io-async-bytes", o.io_async_bytes, 0, int64_t{1} << 40));
@@ -129,6 +137,13 @@ Result<EngineOptions> ToEngineOptions(
   e.channel.per_consumer_depth = static_cast<uint32_t>(o.prefetch);
   e.reader.force_pread = o.io == "pread";
   e.dataset.source.map = o.io == "mmap";
+  if (e.dataset.source.map && o.io_map_keep_bytes != 0) {
+    const uint64_t keep = o.io_map_keep_bytes > 0
+                              ? static_cast<uint64_t>(o.io_map_keep_bytes)
+                              : static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                                    static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 4;
+    e.dataset.source.map_cache = std::make_shared<MappingCache>(keep);
+  }
   e.reader.queue_depth = static_cast<unsigned>(o.queue_depth);
   e.reader.async_min_bytes = static_cast<std::size_t>(o.io_async_bytes);
   // Auto: decode threads only pay with cores to spare beside the engine and the trainers; on a

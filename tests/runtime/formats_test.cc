@@ -58,6 +58,7 @@ class FormatsTest : public ::testing::TestWithParam<bool> {
     so.chunk_bytes = 4096;
     so.request_bytes = 1024;
     so.map = GetParam();
+    so.map_cache = map_cache_;  // mappings kept between opens, as across epochs
     ZENITH_ASSIGN_OR_RETURN(auto source, OpenSource(*reader_, path, so));
     return MakeRecordReader(format, std::move(source), options);
   }
@@ -70,6 +71,7 @@ class FormatsTest : public ::testing::TestWithParam<bool> {
 
   TelemetryRegistry telemetry_;
   std::unique_ptr<FileReader> reader_;
+  std::shared_ptr<MappingCache> map_cache_ = std::make_shared<MappingCache>(1 << 20);
   TempDir dir_{"formats"};
 };
 
@@ -98,6 +100,74 @@ TEST(Crc32cTest, KnownValueAndHardwareMatchesTable) {
       ASSERT_EQ(Crc32c(bytes, 0x1234567u), Crc32cPortable(bytes, 0x1234567u)) << at << " " << n;
     }
   }
+}
+
+std::string ReadMapped(const std::string& path, MappingCache* cache) {
+  auto source = MappedFileSource::Open(path, cache);
+  EXPECT_TRUE(source.ok()) << source.status();
+  if (!source.ok()) return "";
+  auto bytes = (*source)->Peek((*source)->size());
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.ok() ? AsString(bytes->first((*source)->size())) : "";
+}
+
+TEST(MappingCacheTest, KeepsMappingsAndMapsChangedFilesAfresh) {
+  TempDir dir("mapcache");
+  MappingCache cache(1 << 20);
+  const std::string a = dir.Write("a", "first contents");
+  EXPECT_EQ(ReadMapped(a, &cache), "first contents");
+  EXPECT_EQ(cache.kept_files(), 1u);
+  EXPECT_EQ(cache.kept_bytes(), 14u);
+  auto first = MappedFileSource::Open(a, &cache);
+  auto second = MappedFileSource::Open(a, &cache);
+  ASSERT_TRUE(first.ok() && second.ok());
+  // One mapping serves both opens: the same bytes at the same address.
+  EXPECT_EQ((*first)->Peek(1)->data(), (*second)->Peek(1)->data());
+  EXPECT_EQ(cache.kept_files(), 1u);
+
+  // Rewritten in place with another size: the old mapping (14 bytes long) is not served again.
+  dir.Write("a", "second, longer contents");
+  EXPECT_EQ(ReadMapped(a, &cache), "second, longer contents");
+  EXPECT_EQ(cache.kept_files(), 1u);
+  EXPECT_EQ(cache.kept_bytes(), 23u);
+  // Replaced by another file (a new inode, as dataset tools write): mapped afresh too.
+  const std::string other = dir.Write("a.tmp", "third, longer contents!");
+  std::filesystem::rename(other, a);
+  EXPECT_EQ(ReadMapped(a, &cache), "third, longer contents!");
+  EXPECT_EQ(cache.kept_files(), 1u);
+
+  // Empty files are never kept; a missing file is an error naming it.
+  EXPECT_EQ(ReadMapped(dir.Write("empty", ""), &cache), "");
+  EXPECT_EQ(cache.kept_files(), 1u);
+  auto missing = MappedFileSource::Open(dir.Path("nope"), &cache);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("nope"), std::string::npos);
+}
+
+TEST(MappingCacheTest, BudgetDropsTheLeastRecentlyUsed) {
+  TempDir dir("mapcache");
+  const std::string ten(10, 'x');
+  const std::string a = dir.Write("a", ten), b = dir.Write("b", ten), c = dir.Write("c", ten);
+  MappingCache cache(25);  // two files of 10 bytes fit, three do not
+  auto held = MappedFileSource::Open(a, &cache);
+  ASSERT_TRUE(held.ok());
+  ReadMapped(b, &cache);
+  ReadMapped(a, &cache);  // a is now the most recently used
+  ReadMapped(c, &cache);  // drops b
+  EXPECT_EQ(cache.kept_files(), 2u);
+  EXPECT_EQ(cache.kept_bytes(), 20u);
+  auto a_again = MappedFileSource::Open(a, &cache);
+  ASSERT_TRUE(a_again.ok());
+  EXPECT_EQ((*a_again)->Peek(1)->data(), (*held)->Peek(1)->data());  // still kept
+  auto b_again = MappedFileSource::Open(b, &cache);                  // mapped afresh, drops c
+  ASSERT_TRUE(b_again.ok());
+  EXPECT_EQ(AsString((*b_again)->Peek(10)->first(10)), ten);
+  EXPECT_EQ(cache.kept_bytes(), 20u);
+
+  // A file bigger than the whole budget is mapped but never kept.
+  MappingCache small(5);
+  EXPECT_EQ(ReadMapped(a, &small), ten);
+  EXPECT_EQ(small.kept_files(), 0u);
 }
 
 TEST(ChooseFormatTest, ByExtensionOrConfig) {

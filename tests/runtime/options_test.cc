@@ -74,6 +74,16 @@ TEST(RuntimeOptionsTest, DataPlaneKeysAndEngineOptions) {
   ASSERT_TRUE(mapped.ok()) << mapped.status();
   EXPECT_TRUE(ToEngineOptions(*mapped, env)->dataset.source.map);
   EXPECT_FALSE(ToEngineOptions(*mapped, env)->reader.force_pread);
+  // Mapped files keep their mappings for the next epoch (by default up to a quarter of RAM),
+  // unless io-map-keep-bytes is 0; read files need no cache.
+  EXPECT_NE(ToEngineOptions(*mapped, env)->dataset.source.map_cache, nullptr);
+  EXPECT_EQ(e->dataset.source.map_cache, nullptr);
+  auto unkept = LoadOptions(Load({source, "--io=mmap", "--io-map-keep-bytes=0"}));
+  ASSERT_TRUE(unkept.ok()) << unkept.status();
+  EXPECT_EQ(ToEngineOptions(*unkept, env)->dataset.source.map_cache, nullptr);
+  auto bad_keep = LoadOptions(Load({"--io-map-keep-bytes=-5"}));
+  ASSERT_FALSE(bad_keep.ok());
+  EXPECT_NE(bad_keep.status().message().find("'io-map-keep-bytes'"), std::string::npos);
   auto bad_io = LoadOptions(Load({"--io=mmapp"}));
   ASSERT_FALSE(bad_io.ok());
   EXPECT_NE(bad_io.status().message().find("'io'"), std::string::npos) << bad_io.status();

@@ -98,13 +98,17 @@ class LoaderTest(unittest.TestCase):
         with open(os.path.join(self.path, "a.tfrecord"), "wb") as f:
             f.write(tfrecord(payloads))
 
-        def batches(io):
+        def batches(io, **extra):
             return [[bytes(a) for a in b.field(0)]
-                    for b in zenith.Loader(self.path, batch_size=64, shuffle_seed=3, io=io)]
+                    for b in zenith.Loader(self.path, batch_size=64, shuffle_seed=3, io=io,
+                                           epochs=2, **extra)]
 
+        # Two epochs: the second reads the mapping kept from the first (or, with
+        # io_map_keep_bytes=0, a new one).
         mapped = batches("mmap")
         self.assertEqual(mapped, batches("auto"))
-        self.assertEqual(sorted(sum(mapped, [])), sorted(payloads))
+        self.assertEqual(mapped, batches("mmap", io_map_keep_bytes=0))
+        self.assertEqual(sorted(sum(mapped, [])), sorted(payloads * 2))
         with self.assertRaisesRegex(zenith.ZenithError, "'io'"):
             zenith.Loader(self.path, io="mapped")
 

@@ -45,6 +45,7 @@ struct Options {
   // auto (io_uring, else pread), pread, or mmap (files mapped: one copy less from the page
   // cache; a file truncated while mapped is fatal)
   std::string io = "auto";
+  int64_t io_map_keep_bytes = -1;  // io mmap: mappings kept across epochs (-1: RAM/4; 0: none)
   int64_t queue_depth = 32;
   int64_t io_async_bytes = 0;   // io_uring, buffered: reads this big go to its workers (0: none)
   int64_t decode_threads = -1;  // -1: half the CPUs (at most 4; 0 with <= 2); 0: none
