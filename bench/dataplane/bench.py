@@ -6,7 +6,7 @@
   bench.py zenith-loader DIR BATCH       zenith.Loader in this process
   bench.py torch DIR BATCH WORKERS       PyTorch DataLoader over a plain map-style Dataset
   bench.py raw DIR                       read every byte of DIR's files (1 MiB reads), GB/s
-  ... --metric samples|gbs|wait  [--trainer-ms MS]
+  ... --metric samples|gbs|wait  [--trainer-ms MS] [--epochs N]
 
 samples: samples/s; gbs: payload GB/s; wait: percent of the trainer's time spent blocked in
 next() for the next batch while it "trains" --trainer-ms per batch (starvation); touching the
@@ -85,14 +85,16 @@ def consume_zenith(batches, meter):
         del b
 
 
-def zenith_flags(d, batch, io):
-    return {"batch_size": batch, "shuffle": False, "slots": 16, "prefetch": 8, "io": io}
+def zenith_flags(d, batch, io, epochs):
+    return {"batch_size": batch, "shuffle": False, "slots": 16, "prefetch": 8, "io": io,
+            "epochs": epochs}
 
 
 def run_loader(args):
     import zenith
     meter = Meter(args.trainer_ms)
-    consume_zenith(zenith.Loader(args.dir, **zenith_flags(args.dir, args.batch, args.io)), meter)
+    flags = zenith_flags(args.dir, args.batch, args.io, args.epochs)
+    consume_zenith(zenith.Loader(args.dir, **flags), meter)
     return meter.report(args.metric)
 
 
@@ -101,7 +103,8 @@ def run_sidecar(args):
     shm = tempfile.mkdtemp(prefix="zenith-bench-", dir="/dev/shm")
     cmd = [args.binary, "--source=" + args.dir, "--batch-size=%d" % args.batch, "--shuffle=false",
            "--slots=16", "--prefetch=8", "--shm-dir=" + shm, "--channel-name=bench",
-           "--metrics.port=0", "--log.level=warn", "--io=" + args.io]
+           "--metrics.port=0", "--log.level=warn", "--io=" + args.io,
+           "--epochs=%d" % args.epochs]
     proc = subprocess.Popen(cmd)
     try:
         chan = zenith.Channel(os.path.join(shm, "bench.zenith"), timeout=120)
@@ -173,9 +176,10 @@ def run_torch(args):
         ds = TfRecordDataset()
     collate = None if is_npy(args.dir) else (lambda items: items)
     loader = DataLoader(ds, batch_size=args.batch, shuffle=False, num_workers=args.workers,
-                        collate_fn=collate, prefetch_factor=4 if args.workers else None)
+                        collate_fn=collate, prefetch_factor=4 if args.workers else None,
+                        persistent_workers=args.workers > 0)  # kept from epoch to epoch
     meter = Meter(args.trainer_ms)
-    for batch in meter.batches(loader):
+    for batch in (b for _ in range(args.epochs) for b in meter.batches(loader)):
         if isinstance(batch, list):
             _ = sum(b[0] for b in batch if b)
             meter.got(len(batch), sum(len(b) for b in batch))
@@ -220,6 +224,7 @@ def main():
     p.add_argument("--metric", default="samples")
     p.add_argument("--trainer-ms", type=float, default=0.0)
     p.add_argument("--io", default="auto", help="the sidecar's and Loader's io setting")
+    p.add_argument("--epochs", type=int, default=1, help="passes over the files, every side")
     a = p.parse_args()
     if a.mode == "npy":
         a.samples = int(a.rest[0])
