@@ -25,6 +25,13 @@ import time
 import numpy as np
 
 
+def settle():
+    """Lets the process go idle before timing: after its import NumPy's BLAS threads spin for
+    about 0.1 s on a 2-CPU machine, which would take a core from whichever run starts first
+    (a one-epoch Zenith run lasts 0.15 s). Every mode calls it, after its imports."""
+    time.sleep(0.3)
+
+
 def files_of(d):
     return sorted(os.path.join(d, f) for f in os.listdir(d) if not f.startswith("."))
 
@@ -92,6 +99,7 @@ def zenith_flags(d, batch, io, epochs):
 
 def run_loader(args):
     import zenith
+    settle()
     meter = Meter(args.trainer_ms)
     flags = zenith_flags(args.dir, args.batch, args.io, args.epochs)
     consume_zenith(zenith.Loader(args.dir, **flags), meter)
@@ -100,6 +108,7 @@ def run_loader(args):
 
 def run_sidecar(args):
     import zenith
+    settle()
     shm = tempfile.mkdtemp(prefix="zenith-bench-", dir="/dev/shm")
     cmd = [args.binary, "--source=" + args.dir, "--batch-size=%d" % args.batch, "--shuffle=false",
            "--slots=16", "--prefetch=8", "--shm-dir=" + shm, "--channel-name=bench",
@@ -175,6 +184,7 @@ def run_torch(args):
 
         ds = TfRecordDataset()
     collate = None if is_npy(args.dir) else (lambda items: items)
+    settle()
     loader = DataLoader(ds, batch_size=args.batch, shuffle=False, num_workers=args.workers,
                         collate_fn=collate, prefetch_factor=4 if args.workers else None,
                         persistent_workers=args.workers > 0)  # kept from epoch to epoch
@@ -191,6 +201,7 @@ def run_torch(args):
 
 
 def run_raw(args):
+    settle()
     buf = bytearray(1 << 20)
     view = memoryview(buf)
     total = 0
