@@ -151,11 +151,15 @@ TEST(MappingCacheTest, BudgetDropsTheLeastRecentlyUsed) {
   MappingCache cache(25);  // two files of 10 bytes fit, three do not
   auto held = MappedFileSource::Open(a, &cache);
   ASSERT_TRUE(held.ok());
-  ReadMapped(b, &cache);
+  auto held_b = MappedFileSource::Open(b, &cache);
+  ASSERT_TRUE(held_b.ok());
   ReadMapped(a, &cache);  // a is now the most recently used
   ReadMapped(c, &cache);  // drops b
   EXPECT_EQ(cache.kept_files(), 2u);
   EXPECT_EQ(cache.kept_bytes(), 20u);
+  // The source still reading b keeps its mapping after the cache let go of it.
+  EXPECT_EQ(AsString((*held_b)->Peek(10)->first(10)), ten);
+  held_b->reset();
   auto a_again = MappedFileSource::Open(a, &cache);
   ASSERT_TRUE(a_again.ok());
   EXPECT_EQ((*a_again)->Peek(1)->data(), (*held)->Peek(1)->data());  // still kept
