@@ -11,6 +11,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "zenith/common/status.h"
 #include "zenith/runtime/aligned_buffer.h"
@@ -119,12 +120,13 @@ class FileMapping {
 };
 
 // Mappings kept from one epoch to the next, so a dataset that fits in memory is mapped once.
-// Mapping a file and unmapping it costs the kernel about as much as copying it out of the page
-// cache (0.6-0.9 us per 4 KiB page on the benchmark VM: page-table entries, reverse maps and
-// memory-cgroup counters, both ways), so a mapping made again every epoch loses most of what
-// reading in place saved. A file is mapped afresh when its identity (device, inode, size,
-// modification time) changed. Beyond `budget_bytes` the least recently used mappings are
-// dropped; a source still reading one keeps it alive until it is done. Thread-safe.
+// Mapping a file and unmapping it can cost the kernel as much as copying it out of the page
+// cache (0.4-0.9 us per 4 KiB page on the benchmark VM for a file held in 4 KiB pages: page-table
+// entries, reverse maps and memory-cgroup counters, both ways; 0.07-0.08 us in large folios), so
+// a mapping made again every epoch can lose most of what reading in place saved. A file is mapped
+// afresh when its identity (device, inode, size, modification time) changed. Beyond `budget_bytes`
+// the least recently used mappings are dropped; a source still reading one keeps it alive until it
+// is done. Thread-safe.
 class MappingCache {
  public:
   explicit MappingCache(uint64_t budget_bytes) : budget_(budget_bytes) {}
@@ -148,9 +150,12 @@ class MappingCache {
   void Keep(const std::string& path, const Identity& id,
             std::shared_ptr<const FileMapping> mapping);
 
+  void Drop(std::list<Entry>::iterator it);  // with mu_ held
+
   const uint64_t budget_;
   mutable std::mutex mu_;
   std::list<Entry> entries_;  // most recently used first
+  std::unordered_map<std::string, std::list<Entry>::iterator> by_path_;
   uint64_t kept_ = 0;
 };
 

@@ -69,13 +69,13 @@ class ChannelConsumer {
     return true;
   }
 
-  // Waits up to `timeout` for the next batch. kEndOfData once the producer finished and every
-  // batch was taken; kProducerGone when it died or stopped.
   // How long Next spins for a batch before it sleeps on the futex (with one CPU to run on,
   // spinning would only delay the producer: then 128 pauses).
   static constexpr int kMinSpins = 128;
   static constexpr uint64_t kSpinNanos = 50000;
 
+  // Waits up to `timeout` for the next batch. kEndOfData once the producer finished and every
+  // batch was taken; kProducerGone when it died or stopped.
   Error Next(Batch* out, std::chrono::nanoseconds timeout) {
     ChannelDescriptor d;
     if (full_->TryPop(d)) return Take(d, out);
