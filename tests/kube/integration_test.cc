@@ -235,6 +235,48 @@ TEST_F(KubeTest, WatchSeesAddModifyDeleteInOrder) {
   EXPECT_EQ(seen, (std::vector<std::string>{"ADDED w 1", "MODIFIED w 2", "DELETED w 2"}));
 }
 
+// The transport hands a streamed body to the callback from cpprestsdk's I/O thread; a callback
+// that says stop must end the request at once, with no cancellation from outside.
+TEST_F(KubeTest, WatchEndsWhenTheCallbackSaysStop) {
+  auto cms = resources::ConfigMaps();
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(client_->Create(cms, ns_, ConfigMap("s" + std::to_string(i), "1")).ok());
+  WatchOptions wo;
+  wo.send_initial_events = true;  // the three ConfigMaps arrive as ADDED events
+  wo.timeout_seconds = 300;
+  int calls = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  Status s = client_->Watch(
+      cms, ns_, wo,
+      [&](const WatchEvent& ev) {
+        ++calls;
+        EXPECT_EQ(ev.type, WatchEvent::Type::kAdded);
+        return false;
+      },
+      nullptr);
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(calls, 1) << "no callback after the one that said stop";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+// A stream the server refuses comes back as an error carrying the server's own message.
+TEST_F(KubeTest, RefusedWatchNamesTheServersReason) {
+  WatchOptions wo;
+  wo.field_selector = "metadata.nonexistent=x";
+  wo.timeout_seconds = 5;
+  bool called = false;
+  Status s = client_->Watch(
+      resources::ConfigMaps(), ns_, wo,
+      [&](const WatchEvent&) {
+        called = true;
+        return true;
+      },
+      nullptr);
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(called);
+  EXPECT_NE(s.message().find("metadata.nonexistent"), std::string::npos) << s;
+}
+
 TEST_F(KubeTest, StopEndsAnIdleWatchPromptly) {
   ResumableWatchOptions o;
   o.namespace_ = ns_;
