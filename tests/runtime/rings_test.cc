@@ -79,10 +79,15 @@ TEST(SpscRingTest, StressEveryItemOnceInOrder) {
   std::vector<uint64_t> out(50);
   while (expect < kItems) {
     MaybeDelay(rng);
-    if (rng() % 2 == 0) {
+    if (const auto pick = rng() % 3; pick == 0) {
       uint64_t v;
       ring.Pop(v);
       ASSERT_EQ(v, expect++);
+    } else if (pick == 1) {
+      uint64_t v;
+      if (ring.TryPop(v)) {
+        ASSERT_EQ(v, expect++);
+      }
     } else {
       const std::size_t n = ring.PopBulk(std::span(out.data(), 1 + rng() % out.size()));
       for (std::size_t k = 0; k < n; ++k) ASSERT_EQ(out[k], expect++);
@@ -91,6 +96,36 @@ TEST(SpscRingTest, StressEveryItemOnceInOrder) {
   producer.join();
   uint64_t v;
   EXPECT_FALSE(ring.TryPop(v));
+}
+
+TEST(SpscRingTest, TryPopReleasesSlotsAGroupAtATime) {
+  SpscRing<uint64_t> ring(64);  // 8-byte items: groups of 16 (128 bytes)
+  for (uint64_t i = 0; i < 64; ++i) ASSERT_TRUE(ring.TryPush(i));
+  uint64_t v;
+  ASSERT_TRUE(ring.TryPop(v));
+  EXPECT_FALSE(ring.TryPush(64)) << "a slot came back before its group finished";
+  for (int i = 1; i < 16; ++i) ASSERT_TRUE(ring.TryPop(v));
+  for (uint64_t i = 0; i < 16; ++i) EXPECT_TRUE(ring.TryPush(64 + i)) << i;
+  EXPECT_FALSE(ring.TryPush(80));
+  // Pop hands its slot back at once, group or not.
+  ring.Pop(v);
+  EXPECT_EQ(v, 16u);
+  EXPECT_TRUE(ring.TryPush(80));
+  // Taking every item seen hands back the partial group too: the ring is empty again.
+  for (uint64_t want = 17; want <= 80; ++want) {
+    ASSERT_TRUE(ring.TryPop(v));
+    ASSERT_EQ(v, want);
+  }
+  EXPECT_FALSE(ring.TryPop(v));
+  for (uint64_t i = 0; i < 64; ++i) EXPECT_TRUE(ring.TryPush(i)) << i;
+}
+
+TEST(SpscRingTest, SmallRingsReleaseEverySlot) {
+  SpscRing<uint64_t> ring(4);  // a group would be a quarter of the ring: 1
+  for (uint64_t i = 0; i < 4; ++i) ASSERT_TRUE(ring.TryPush(i));
+  uint64_t v;
+  ASSERT_TRUE(ring.TryPop(v));
+  EXPECT_TRUE(ring.TryPush(4));
 }
 
 TEST(SpscRingTest, BlockingSidesWakeEachOther) {

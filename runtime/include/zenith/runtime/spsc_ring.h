@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <utility>
 
@@ -37,6 +38,16 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 // a private copy of its own index and a cached copy of the other side's, so the shared index is
 // read only when the cached one says the ring looks full (producer) or empty (consumer).
 //
+// With a `release_group` above 1, TryPop hands freed slots back to the producer a group at a
+// time: it publishes its index when it finishes a group, or when it has taken every item it
+// has seen. Why: a ring that runs full has the producer writing the slot the consumer has just
+// read, on the cache line the consumer is still reading, so that line crosses between the cores
+// on every item. Freed a group (128 bytes of slots) at a time, the producer only ever writes
+// lines the consumer has finished with, and reads the consumer's index once per group. The
+// cost: a consumer that stops calling TryPop while items remain holds back up to
+// release_group - 1 free slots (never a slot of a drained ring). Pop and PopBulk publish at
+// once, whatever the group.
+//
 // TryPush/TryPop and the bulk calls never block and never wake. Push/Pop block (spin, then
 // sleep on a futex) and wake the other side if it sleeps. A side that sleeps is woken by the
 // other side's Push/Pop; if the other side only uses the Try calls, the sleeper still rechecks
@@ -47,8 +58,14 @@ class SpscRingView {
   static constexpr int kSpins = 256;
   static constexpr std::chrono::milliseconds kSleepSlice{10};
 
-  SpscRingView(SpscRingState* state, T* slots, uint64_t capacity, bool shared)
-      : state_(state), slots_(slots), mask_(capacity - 1), shared_(shared) {
+  // `release_group` is a power of two no larger than `capacity` (1: publish every pop).
+  SpscRingView(SpscRingState* state, T* slots, uint64_t capacity, bool shared,
+               uint64_t release_group = 1)
+      : state_(state),
+        slots_(slots),
+        mask_(capacity - 1),
+        group_mask_(release_group - 1),
+        shared_(shared) {
     // Relaxed: a view is built before its side starts, with the state already published.
     producer_.tail = state->tail.load(std::memory_order_relaxed);
     producer_.head_cache = state->head.load(std::memory_order_relaxed);
@@ -108,15 +125,7 @@ class SpscRingView {
   }
 
   // Consumer side.
-  bool TryPop(T& out) {
-    const uint64_t h = consumer_.head;
-    if (h == consumer_.tail_cache && !RefreshTail(h)) return false;
-    out = std::move(slots_[h & mask_]);
-    // Release: we finished reading the slot before the producer may overwrite it.
-    state_->head.store(h + 1, std::memory_order_release);
-    consumer_.head = h + 1;
-    return true;
-  }
+  bool TryPop(T& out) { return Take</*kGrouped=*/true>(out); }
 
   // Pops up to out.size() items into `out`; returns how many.
   std::size_t PopBulk(std::span<T> out) {
@@ -139,7 +148,7 @@ class SpscRingView {
 
   // Blocks until an item arrives, pops it and wakes a sleeping producer.
   void Pop(T& out) {
-    for (int spin = 0; !TryPop(out); ++spin) {
+    for (int spin = 0; !Take</*kGrouped=*/false>(out); ++spin) {
       if (spin < kSpins) {
         CpuRelax();
       } else {
@@ -152,7 +161,8 @@ class SpscRingView {
     Wake(state_->space_epoch, state_->producer_sleeping);
   }
 
-  // Items in the ring as either side last saw them; exact only when both sides are idle.
+  // Items in the ring as either side last saw them; exact only when both sides are idle (and
+  // then counting up to release_group - 1 items TryPop took but has not yet handed back).
   uint64_t SizeApprox() const {
     // Relaxed: an estimate; no data is read on the strength of it.
     return state_->tail.load(std::memory_order_relaxed) -
@@ -160,6 +170,19 @@ class SpscRingView {
   }
 
  private:
+  template <bool kGrouped>
+  bool Take(T& out) {
+    const uint64_t h = consumer_.head;
+    if (h == consumer_.tail_cache && !RefreshTail(h)) return false;
+    out = std::move(slots_[h & mask_]);
+    consumer_.head = h + 1;
+    if (!kGrouped || ((h + 1) & group_mask_) == 0 || h + 1 == consumer_.tail_cache) {
+      // Release: we finished reading the slots before the producer may overwrite them.
+      state_->head.store(h + 1, std::memory_order_release);
+    }
+    return true;
+  }
+
   // Re-read the other side's index; true when at least one slot is free (producer) or full
   // (consumer) afterwards.
   bool RefreshHead(uint64_t t) {
@@ -209,6 +232,7 @@ class SpscRingView {
   SpscRingState* const state_;
   T* const slots_;
   const uint64_t mask_;
+  const uint64_t group_mask_;
   const bool shared_;
   ProducerSide producer_;
   ConsumerSide consumer_;
@@ -220,24 +244,56 @@ inline uint64_t RingCapacityFor(uint64_t requested) {
 }
 
 namespace detail {
+// Slots start on a 128-byte boundary (a pair of cache lines, the unit the adjacent-line
+// prefetcher moves), so the release groups below fall on whole lines.
+inline constexpr std::size_t kSlotAlignment = 2 * kCacheLine;
+
 template <typename T>
 struct SpscRingStorage {
   explicit SpscRingStorage(uint64_t capacity)
-      : state(std::make_unique<SpscRingState>()), slots(std::make_unique<T[]>(capacity)) {}
+      : state(std::make_unique<SpscRingState>()),
+        slots(static_cast<T*>(
+            ::operator new[](capacity * sizeof(T), std::align_val_t{kSlotAlignment}))),
+        count(capacity) {
+    try {
+      std::uninitialized_value_construct_n(slots, count);
+    } catch (...) {
+      ::operator delete[](slots, std::align_val_t{kSlotAlignment});
+      throw;
+    }
+  }
+  ~SpscRingStorage() {
+    std::destroy_n(slots, count);
+    ::operator delete[](slots, std::align_val_t{kSlotAlignment});
+  }
+  SpscRingStorage(const SpscRingStorage&) = delete;
+  SpscRingStorage& operator=(const SpscRingStorage&) = delete;
+
   std::unique_ptr<SpscRingState> state;
-  std::unique_ptr<T[]> slots;
+  T* slots;
+  uint64_t count;
 };
+
+// TryPop's release group for an in-process ring: 128 bytes of slots (16 of 8 bytes, 2 of 64),
+// at most a quarter of the ring so a small ring still overlaps its two sides.
+template <typename T>
+constexpr uint64_t ReleaseGroupFor(uint64_t capacity) {
+  const uint64_t per_lines = std::max<uint64_t>(1, std::bit_floor(kSlotAlignment / sizeof(T)));
+  return std::max<uint64_t>(1, std::min(per_lines, capacity / 4));
+}
 }  // namespace detail
 
 // An in-process ring that owns its state and slots. T must be default-constructible and
-// movable; slots are constructed up front and assigned into.
+// movable; slots are constructed up front and assigned into. TryPop releases slots in groups
+// (see SpscRingView).
 template <typename T>
 class SpscRing : private detail::SpscRingStorage<T>, public SpscRingView<T> {
  public:
   explicit SpscRing(uint64_t min_capacity)
       : detail::SpscRingStorage<T>(RingCapacityFor(min_capacity)),
-        SpscRingView<T>(this->state.get(), this->slots.get(), RingCapacityFor(min_capacity),
-                        /*shared=*/false) {}
+        SpscRingView<T>(this->state.get(), this->slots, RingCapacityFor(min_capacity),
+                        /*shared=*/false,
+                        detail::ReleaseGroupFor<T>(RingCapacityFor(min_capacity))) {}
 };
 
 }  // namespace zenith::runtime
