@@ -52,6 +52,16 @@ def tfrecord(payloads):
     return bytes(out)
 
 
+class ImportTest(unittest.TestCase):
+    def test_import_loads_numpy_before_any_batch(self):
+        """The extension would otherwise import NumPy on its first array, inside the first
+        epoch of a trainer that never imported NumPy itself (a fresh interpreter here)."""
+        out = subprocess.run(
+            [sys.executable, "-c", "import sys, zenith; print('numpy' in sys.modules)"],
+            capture_output=True, text=True, check=True, timeout=60)
+        self.assertEqual(out.stdout.strip(), "True")
+
+
 class LoaderTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()

@@ -18,6 +18,12 @@ see ``zenith.torch_dataset``).
 
 import os
 
+# NumPy is imported here, not by the first batch: the extension loads NumPy's C API on the first
+# array it makes, and that import (over 0.1 s, and NumPy's BLAS threads spinning for another
+# 0.1 s after it) would otherwise land inside the first epoch of a trainer that has not
+# imported NumPy itself, making its first batches several times slower.
+import numpy  # noqa: F401
+
 from ._zenith import Batch, ZenithError  # noqa: F401
 from . import _zenith
 
