@@ -127,7 +127,9 @@ class Client {
   // One watch request: calls on_event for each event until the server ends the stream (OK),
   // on_event returns false (OK), `cancel` fires (CANCELLED) or it fails. An ERROR event comes
   // back as its Status (410 Expired: IsGone()); BOOKMARKs are delivered so the caller can keep
-  // the resourceVersion. No retries here: ResumableWatch resumes.
+  // the resourceVersion. No retries here: ResumableWatch resumes. on_event may run on the
+  // transport's I/O thread rather than the caller's; calls never overlap, and none comes after
+  // Watch returns.
   Status Watch(const GroupVersionResource& type, const std::string& ns, const WatchOptions& options,
                const std::function<bool(WatchEvent&)>& on_event, Cancellation* cancel = nullptr);
 

@@ -1,8 +1,9 @@
 // A read-through cache of one kind of object, kept current by a ResumableWatch, with add /
 // update / delete handlers. After a re-list (410 Expired, or a restart that lost events) the
 // cache is reconciled with the list: objects missing from it are delivered as deletes, so a
-// controller never keeps acting on something that is gone. Handlers run on the watch thread,
-// in order, after the cache is updated, and may read the cache. A transform (client-go's
+// controller never keeps acting on something that is gone. Handlers run one at a time, in
+// order (on the watch's thread or the transport's I/O thread, so they must not block on this
+// informer's Stop()), after the cache is updated, and may read the cache. A transform (client-go's
 // SetTransform) trims each object before it is stored, so the cache keeps only what its reader
 // uses; stored objects are immutable and shared, so a reader takes a snapshot without copying.
 #pragma once

@@ -64,7 +64,9 @@ class Transport {
   virtual Result<HttpResponse> Send(const HttpRequest& request, Cancellation* cancel) = 0;
   // For a 200, calls on_line for each newline-terminated line of the body until the body ends
   // (returns the response with an empty body), on_line returns false, or `cancel` fires. Any
-  // other code returns the response with its whole body and never calls on_line.
+  // other code returns the response with its whole body and never calls on_line. on_line may
+  // run on a transport thread (cpprestsdk's I/O thread, as each chunk arrives); calls never
+  // overlap, and none comes after Stream returns.
   virtual Result<HttpResponse> Stream(const HttpRequest& request,
                                       const std::function<bool(std::string_view)>& on_line,
                                       Cancellation* cancel) = 0;

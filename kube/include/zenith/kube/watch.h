@@ -2,7 +2,8 @@
 // last resourceVersion it saw after any disconnect (server timeout, dropped connection, API
 // server restart), and re-lists when the server says that version is gone (410 Expired). Each
 // list is handed over whole as a "relist" so the consumer can reconcile, deletions included.
-// Runs on its own thread; Stop() returns promptly (it cancels the in-flight request).
+// Runs on its own thread; the handler's calls may come from the transport's I/O thread, one at
+// a time. Stop() returns promptly (it cancels the in-flight request).
 #pragma once
 
 #include <atomic>
