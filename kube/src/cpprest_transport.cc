@@ -364,7 +364,7 @@ class CppRestTransport final : public Transport {
         return out;
       }
       if (out.status == 200) sink->Start();
-      ZENITH_RETURN_IF_ERROR(AwaitBody(resp, *sink, link, cancel, what));
+      ZENITH_RETURN_IF_ERROR(AwaitBody(resp, sink, link, cancel, what));
       if (out.status != 200) out.body = sink->Held();
       return out;
     } catch (const pplx::task_canceled&) {
@@ -385,11 +385,17 @@ class CppRestTransport final : public Transport {
   // Waits for a streamed body to end. The link's token closes the connection when the
   // Cancellation fires; the wait also looks at the flag every 50ms, so Stop() never waits for
   // the server. A callback that stops the stream (or throws) closes the connection too.
-  static Status AwaitBody(http::http_response& resp, LineSink& sink, CancelLink& link,
-                          Cancellation* cancel, const std::string& what) {
+  static Status AwaitBody(http::http_response& resp, const std::shared_ptr<LineSink>& sink_ptr,
+                          CancelLink& link, Cancellation* cancel, const std::string& what) {
+    LineSink& sink = *sink_ptr;
     pplx::task<http::http_response> done = resp.content_ready();
-    std::weak_ptr<LineSink> weak = std::static_pointer_cast<LineSink>(sink.shared_from_this());
-    done.then([weak](pplx::task<http::http_response>) {
+    done.then([weak = std::weak_ptr<LineSink>(sink_ptr)](pplx::task<http::http_response> t) {
+      // Observed here: pplx terminates the process over an exception no one looked at, and a
+      // stopped or cancelled stream ends in one that the caller never asks for.
+      try {
+        t.wait();
+      } catch (...) {
+      }
       if (auto s = weak.lock()) s->BodyDone();
     });
     while (!sink.WaitFor(std::chrono::milliseconds(50))) {
