@@ -4,6 +4,7 @@
 // bindings, and reads everything back to check that no node is over-committed and every gang
 // is bound whole or not at all. Also times the placement cycle on a synthetic 5000-node
 // snapshot. Subcommands print one number as their last line where a benchmark reads one.
+// --io-threads N sizes cpprestsdk's pool (default 4, as the operator's http.io-threads).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "zenith/common/admin_server.h"
 #include "zenith/common/metrics.h"
 #include "zenith/deviceplugin/fixture_discovery.h"
 #include "zenith/deviceplugin/node_publisher.h"
@@ -527,6 +529,9 @@ int main(int argc, char** argv) {
     if (k.rfind("--", 0) != 0) Die("expected --key value, got " + k);
     a.kv[k.substr(2)] = argv[i + 1];
   }
+  // As the operator's ProgramMain does (http.io-threads): the default sizes the pool.
+  if (Status s = common::SetHttpIoThreads(static_cast<int>(a.Int("io-threads", 4))); !s.ok())
+    Die(s.ToString());
   const std::string cmd = argv[1];
   if (cmd == "nodes") return Nodes(a);
   if (cmd == "delete-nodes") return DeleteNodes(a);

@@ -1,6 +1,7 @@
 #include "zenith/common/admin_server.h"
 
 #include <cpprest/http_listener.h>
+#include <pplx/threadpool.h>
 
 #include <mutex>
 #include <utility>
@@ -51,6 +52,22 @@ struct AdminServer::Impl {
     }
   }
 };
+
+Status SetHttpIoThreads(int threads) {
+  // A listener's close() waits on one pool thread for its connections, whose ends need another.
+  if (threads < 2) {
+    return InvalidArgumentError("HTTP I/O threads must be at least 2, got " +
+                                std::to_string(threads));
+  }
+  try {
+    crossplat::threadpool::initialize_with_threads(static_cast<size_t>(threads));
+  } catch (const std::exception& e) {
+    return FailedPreconditionError(
+        std::string("cpprestsdk's thread pool already runs, with its size fixed (") + e.what() +
+        "); size it before the first HTTP client or listener starts");
+  }
+  return Status::Ok();
+}
 
 AdminServer::AdminServer(AdminServerOptions options, MetricsRegistry& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), metrics)) {}

@@ -6,7 +6,7 @@ namespace zenith::common {
 
 const std::vector<std::string>& CommonConfigKeys() {
   static const std::vector<std::string> keys = {"log.level", "log.format", "metrics.address",
-                                                "metrics.port"};
+                                                "metrics.port", "http.io-threads"};
   return keys;
 }
 
@@ -21,6 +21,9 @@ Result<ProgramBasics> LoadProgramBasics(const Config& config, uint16_t default_m
   ZENITH_ASSIGN_OR_RETURN(b.metrics_address, config.String("metrics.address", "0.0.0.0"));
   ZENITH_ASSIGN_OR_RETURN(int64_t port, config.Int("metrics.port", default_metrics_port, 0, 65535));
   b.metrics_port = static_cast<uint16_t>(port);
+  ZENITH_ASSIGN_OR_RETURN(int64_t io_threads,
+                          config.Int("http.io-threads", b.http_io_threads, 2, 256));
+  b.http_io_threads = static_cast<int>(io_threads);
   return b;
 }
 

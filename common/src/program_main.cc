@@ -24,6 +24,7 @@ std::string ProgramUsage(const ProgramSpec& spec) {
   add("metrics.address", "address of /metrics, /healthz, /readyz (default 0.0.0.0)");
   add("metrics.port", "port of /metrics, /healthz, /readyz (default " +
                           std::to_string(spec.default_metrics_port) + ")");
+  add("http.io-threads", "threads of the HTTP clients' and servers' I/O pool (default 4)");
   for (const auto& k : spec.keys) add(k.key, k.help);
   return out;
 }
@@ -56,6 +57,8 @@ int ProgramMain(int argc, char** argv, const ProgramSpec& spec) {
   auto basics = LoadProgramBasics(*config, spec.default_metrics_port);
   if (!basics.ok()) return fail(basics.status(), 2);
   ConfigureLogging(*basics, spec.name);
+  if (Status s = SetHttpIoThreads(basics->http_io_threads); !s.ok())
+    log::Warn("HTTP I/O pool left as it is", {{"error", s}});
 
   MetricsRegistry metrics;
   metrics

@@ -2,8 +2,14 @@
 
 #include <cpprest/http_listener.h>
 
+#include <algorithm>
 #include <boost/asio/ssl.hpp>
+#include <condition_variable>
+#include <deque>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "zenith/common/log.h"
 
@@ -62,9 +68,63 @@ struct RestServer::Impl {
   JobService& service;
   std::unique_ptr<http_listener> listener;
 
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<http::http_request> queued;
+  bool stopping = false;
+  std::vector<std::thread> workers;
+
   Impl(RestOptions o, JobService& s) : options(std::move(o)), service(s) {}
 
   bool tls() const { return !options.tls_cert_file.empty(); }
+
+  // On cpprestsdk's pool: only hands the request over.
+  void Enqueue(const http::http_request& request) {
+    bool closed = false;
+    {
+      std::lock_guard lock(mu);
+      closed = stopping;
+      if (!closed && static_cast<int>(queued.size()) < std::max(1, options.max_queued)) {
+        queued.push_back(request);
+        cv.notify_one();
+        return;
+      }
+    }
+    ReplyError(request, closed ? UnavailableError("API server is shutting down")
+                               : ResourceExhaustedError(
+                                     "API server busy: " + std::to_string(options.max_queued) +
+                                     " requests queued; retry later"));
+  }
+
+  void Work() {
+    for (;;) {
+      http::http_request request;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [this] { return stopping || !queued.empty(); });
+        if (queued.empty()) return;  // stopping, and nothing left to answer
+        request = std::move(queued.front());
+        queued.pop_front();
+      }
+      Handle(request);
+    }
+  }
+
+  void StartWorkers() {
+    stopping = false;
+    for (int i = 0; i < std::max(1, options.workers); ++i) workers.emplace_back([this] { Work(); });
+  }
+
+  // Answers what is queued, then ends the workers.
+  void StopWorkers() {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    cv.notify_all();
+    for (auto& t : workers) t.join();
+    workers.clear();
+  }
 
   void Handle(const http::http_request& request) {
     try {
@@ -179,10 +239,12 @@ Status RestServer::Start() {
   }
   try {
     auto listener = std::make_unique<http_listener>(url(), config);
-    listener->support([impl = impl_.get()](const http::http_request& r) { impl->Handle(r); });
+    listener->support([impl = impl_.get()](const http::http_request& r) { impl->Enqueue(r); });
+    impl_->StartWorkers();
     listener->open().wait();
     impl_->listener = std::move(listener);
   } catch (const std::exception& e) {
+    impl_->StopWorkers();
     return UnavailableError("API server cannot listen on " + url() + ": " + e.what());
   }
   common::log::Info("API server listening", {{"url", url()}, {"tls", impl_->tls()}});
@@ -196,6 +258,7 @@ void RestServer::Stop() {
   } catch (const std::exception& e) {
     common::log::Warn("API server close failed", {{"url", url()}, {"error", e.what()}});
   }
+  impl_->StopWorkers();
   impl_->listener.reset();
 }
 

@@ -10,9 +10,13 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <future>
+#include <vector>
 
 #include "../../kube/integration_env.h"
+#include "zenith/common/admin_server.h"
 #include "zenith/operator/api/rest_server.h"
 #ifdef ZENITH_OPERATOR_GRPC
 #include <grpcpp/grpcpp.h>
@@ -196,6 +200,40 @@ TEST_F(ApiTest, SubmitGetListCancel) {
   a = Call(http::methods::GET, "/api/v1/jobs/" + ns_ + "/train", alice_);
   EXPECT_EQ(a.code, 404) << a.body.dump();
   EXPECT_EQ(Call(http::methods::DEL, "/api/v1/jobs/" + ns_ + "/train", alice_).code, 404);
+}
+
+// The REST API on the smallest cpprestsdk pool (2 threads): every request's body is read, and
+// every JobService call reaches the API server, through those threads. Handlers that waited on
+// the pool would deadlock as soon as two POSTs overlap.
+class ApiOnSmallIoPoolTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    // Before anything starts the pool; ctest runs each test in a process of its own.
+    Status sized = common::SetHttpIoThreads(2);
+    if (!sized.ok()) GTEST_SKIP() << "needs a process of its own: " << sized;
+    ApiTest::SetUp();
+  }
+};
+
+TEST_F(ApiOnSmallIoPoolTest, ConcurrentSubmissionsAreAllAnswered) {
+  constexpr int kJobsToSubmit = 12;
+  std::vector<std::future<Answer>> answers;
+  for (int i = 0; i < kJobsToSubmit; ++i) {
+    answers.push_back(std::async(std::launch::async, [this, i] {
+      return Call(http::methods::POST, "/api/v1/jobs", alice_, JobBody("j" + std::to_string(i)));
+    }));
+  }
+  for (int i = 0; i < kJobsToSubmit; ++i) {
+    if (answers[i].wait_for(60s) != std::future_status::ready) {
+      ADD_FAILURE() << "submission " << i << " unanswered after 60 s: the pool is deadlocked";
+      std::_Exit(1);  // its threads never return; do not wait for them at exit
+    }
+    Answer a = answers[i].get();
+    EXPECT_EQ(a.code, 201) << a.body.dump();
+  }
+  Answer list = Call(http::methods::GET, "/api/v1/jobs?namespace=" + ns_, alice_);
+  ASSERT_EQ(list.code, 200) << list.body.dump();
+  EXPECT_EQ(list.body["jobs"].size(), static_cast<size_t>(kJobsToSubmit));
 }
 
 TEST_F(ApiTest, AuthenticationAndAuthorization) {

@@ -40,4 +40,13 @@ class AdminServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// cpprestsdk runs every HTTP client and listener of a process (this server, the Kubernetes API
+// client, the operator's REST API) on one shared pool of threads: 40 unless sized before its
+// first use. Each hand-off inside that pool wakes an idle thread, and with 40 mostly idle threads
+// those wake-ups cost more CPU than the I/O they carry, so Zenith's programs size it small
+// (http.io-threads). Code run on the pool must not wait for other HTTP work. Sizes the pool (at
+// least 2: a listener's close waits on one pool thread for work done on another);
+// FailedPrecondition once it runs (the first HTTP client or listener fixes its size).
+Status SetHttpIoThreads(int threads);
+
 }  // namespace zenith::common

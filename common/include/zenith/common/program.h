@@ -1,5 +1,6 @@
 // Start-up shared by Zenith's programs, so each main stays a few lines: the config keys every
-// program has (log.level, log.format, metrics.address, metrics.port), and waiting for SIGTERM.
+// program has (log.level, log.format, metrics.address, metrics.port,
+// http.io-threads), and waiting for SIGTERM.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@ struct ProgramBasics {
   log::Format log_format = log::Format::kLogfmt;
   std::string metrics_address = "0.0.0.0";
   uint16_t metrics_port = 0;
+  int http_io_threads = 4;  // cpprestsdk's shared pool (SetHttpIoThreads)
 };
 
 // The keys ProgramBasics reads; programs add their own before Config::CheckKnownKeys.

@@ -2,6 +2,11 @@
 // DELETE), /api/v1/cluster/status, /api/v1/nodes and /health, JSON in and out, HTTPS when a
 // certificate and key are given. Errors answer {"error": {"code", "status", "message"}} with the
 // HTTP status of HttpStatusFor; the message names the field, verb or object.
+//
+// Requests are answered on the server's own threads, never on cpprestsdk's shared I/O pool:
+// JobService calls the Kubernetes API synchronously, and a handler blocking a pool thread on
+// I/O that needs the same pool deadlocks once every pool thread waits (the pool is small, see
+// common::SetHttpIoThreads).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +23,8 @@ struct RestOptions {
   uint16_t port = 8443;
   std::string tls_cert_file;  // PEM certificate chain; with tls_key_file: HTTPS
   std::string tls_key_file;   // PEM private key
+  int workers = 4;            // threads answering requests
+  int max_queued = 256;       // requests waiting for a worker; beyond: 429, retry later
 };
 
 class RestServer {
