@@ -9,6 +9,8 @@
 #include <fstream>
 #include <map>
 
+#include "zenith/common/program.h"
+
 namespace zenith::common {
 namespace {
 
@@ -156,6 +158,27 @@ TEST_F(ConfigTest, SingleDashFlagsAreRejected) {
   auto c = Config::Load(Sources("", {"-v"}));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("'-v'"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ProgramBasicsSizeTheHttpPool) {
+  auto defaults = Config::Load(Sources(""));
+  ASSERT_TRUE(defaults.ok());
+  auto b = LoadProgramBasics(*defaults, 9090);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->http_io_threads, 4);
+  EXPECT_EQ(b->metrics_port, 9090);
+
+  auto set = Config::Load(Sources("", {"--http.io-threads=8"}));
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(LoadProgramBasics(*set, 9090)->http_io_threads, 8);
+
+  // One thread could not close a listener (its close waits for work on another pool thread).
+  auto one = Config::Load(Sources("", {"--http.io-threads=1"}));
+  ASSERT_TRUE(one.ok());
+  auto refused = LoadProgramBasics(*one, 9090);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("http.io-threads"), std::string::npos)
+      << refused.status();
 }
 
 TEST(DurationTest, Forms) {
