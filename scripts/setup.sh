@@ -34,6 +34,8 @@ packages=(
   libjemalloc-dev libmimalloc-dev fio
   # the Python consumer package and its tests
   python3-dev pybind11-dev python3-yaml python3-numpy
+  # `pip install ./runtime/python` into a venv, offline (its test builds without isolation)
+  python3-venv python3-pip python3-setuptools python3-pybind11
 )
 
 missing=()
