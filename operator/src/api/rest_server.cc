@@ -115,7 +115,7 @@ struct RestServer::Impl {
     for (int i = 0; i < std::max(1, options.workers); ++i) workers.emplace_back([this] { Work(); });
   }
 
-  // Answers what is queued, then ends the workers.
+  // Answers what is queued, then ends the workers; later requests get 503.
   void StopWorkers() {
     {
       std::lock_guard lock(mu);
@@ -253,12 +253,14 @@ Status RestServer::Start() {
 
 void RestServer::Stop() {
   if (!impl_ || !impl_->listener) return;
+  // Workers first: requests already taken are answered while their connections are open, and
+  // any arriving meanwhile get 503; then the listener closes.
+  impl_->StopWorkers();
   try {
     impl_->listener->close().wait();
   } catch (const std::exception& e) {
     common::log::Warn("API server close failed", {{"url", url()}, {"error", e.what()}});
   }
-  impl_->StopWorkers();
   impl_->listener.reset();
 }
 
