@@ -1,6 +1,6 @@
 // Start-up shared by Zenith's programs, so each main stays a few lines: the config keys every
-// program has (log.level, log.format, metrics.address, metrics.port,
-// http.io-threads), and waiting for SIGTERM.
+// program has (log.level, log.format, metrics.address, metrics.port, http.io-threads), and
+// waiting for SIGTERM.
 #pragma once
 
 #include <cstdint>
