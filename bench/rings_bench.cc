@@ -8,6 +8,8 @@
 
 #include <array>
 #include <boost/lockfree/spsc_queue.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <span>
 #include <vector>
 
@@ -194,9 +196,23 @@ uint64_t Consume(Q& q, uint64_t count, bool ordered, std::atomic<uint64_t>* shar
   return sum;
 }
 
+// RINGS_ITEMS_SCALE multiplies the items per SPSC run (default 1): longer runs average over
+// a VM's speed phases.
+uint64_t ItemsScale() {
+  const char* v = std::getenv("RINGS_ITEMS_SCALE");
+  if (v == nullptr) return 1;
+  char* end = nullptr;
+  const long n = std::strtol(v, &end, 10);
+  if (end == v || *end != '\0' || n <= 0) {
+    std::fprintf(stderr, "RINGS_ITEMS_SCALE must be a positive integer, got '%s'\n", v);
+    std::exit(2);
+  }
+  return static_cast<uint64_t>(n);
+}
+
 template <typename Q, typename T, bool kBulk>
 void BM_Spsc(benchmark::State& state) {
-  const uint64_t items = sizeof(T) == 8 ? (4u << 20) : (2u << 20);
+  const uint64_t items = (sizeof(T) == 8 ? (4u << 20) : (2u << 20)) * ItemsScale();
   const double capacity = MeasuredCapacity<Q, T>();
   if (!SameCapacity(state, capacity)) return;
   double seconds = 0;
