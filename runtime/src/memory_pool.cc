@@ -22,10 +22,17 @@ struct MemoryPool::Slab {
 };
 
 struct alignas(64) MemoryPool::Central {
+  static constexpr std::size_t kMaxBatches = 64;
   std::mutex mu;
   Slab* partial = nullptr;  // slabs of this class with at least one free object
   uint64_t slabs = 0;
-  uint64_t out = 0;  // objects out of the slabs: held by callers or parked in thread caches
+  uint64_t out = 0;  // objects out of the slabs: callers, thread caches and the transfer list
+  // The transfer list: whole batches of batch_ objects, each a null-terminated chain. Its
+  // objects count in `out` (they are not in their slabs) and in `transfer`.
+  std::size_t max_batches = 0;  // bounded in bytes, so a large class strands little memory
+  std::size_t batches = 0;
+  uint64_t transfer = 0;
+  void* batch[kMaxBatches] = {};
 };
 
 // One per thread and pool. The hot path is a pop or push on `head`, a list linked through the
@@ -83,7 +90,9 @@ struct ThreadCacheRegistry {
       MemoryPool* pool = it->second;
       for (std::size_t cls = 0; cls < pool->class_bytes_.size(); ++cls) {
         auto& pc = e.cache->per_class[cls];
-        pool->Release(static_cast<int>(cls), pc.head, pc.count.load(std::memory_order_relaxed));
+        // Straight to the slabs: nobody on this thread will take a batch back.
+        pool->Release(static_cast<int>(cls), pc.head, pc.count.load(std::memory_order_relaxed),
+                      /*transfer=*/false);
         pc.head = nullptr;
         pc.count.store(0, std::memory_order_relaxed);
       }
@@ -131,11 +140,18 @@ MemoryPool::MemoryPool(MemoryPoolOptions options, std::span<std::byte> region)
     : options_(options),
       id_(g_next_pool_id.fetch_add(1, std::memory_order_relaxed)),
       cache_cap_(std::min(options.thread_cache_objects, ThreadCache::kMaxObjects)),
+      batch_(std::max<std::size_t>(cache_cap_ / 2, 1)),
       max_object_bytes_(options.slab_bytes / 4),
       region_(region) {
   for (std::size_t b = 16; b <= options_.slab_bytes / 4; b *= 2) class_bytes_.push_back(b);
   for (std::size_t i = 0; i < class_bytes_.size(); ++i) {
     central_.push_back(std::make_unique<Central>());
+    // A pool without thread caches keeps nothing parked anywhere. Otherwise up to four slabs'
+    // worth of batches per class, and at least two, so a batch can always pass between threads.
+    if (cache_cap_ > 0) {
+      central_.back()->max_batches = std::clamp<std::size_t>(
+          4 * options_.slab_bytes / (batch_ * class_bytes_[i]), 2, Central::kMaxBatches);
+    }
   }
   std::lock_guard lock(Live().mu);
   Live().pools[id_] = this;
@@ -214,8 +230,7 @@ void MemoryPool::Free(void* p) {
 __attribute__((noinline)) void* MemoryPool::AllocateSlow(ThreadCache* cache, int cls) {
   ThreadCache::PerClass& pc = cache->per_class[cls];
   void* head = nullptr;
-  const std::size_t want = std::max<std::size_t>(cache_cap_ / 2, 1);
-  const auto n = static_cast<uint32_t>(Refill(cls, &head, want));
+  const auto n = static_cast<uint32_t>(Refill(cls, &head, batch_));
   if (n == 0) {
     failed_.fetch_add(1, std::memory_order_relaxed);
     return nullptr;
@@ -229,17 +244,18 @@ __attribute__((noinline)) void MemoryPool::FreeSlow(ThreadCache* cache, int cls,
   ThreadCache::PerClass& pc = cache->per_class[cls];
   NextOf(p) = pc.head;
   const std::size_t n = pc.count.load(std::memory_order_relaxed) + 1;
-  // Keep the warm half (the most recently freed, at the head); give the rest to the slabs.
-  const std::size_t keep = cache_cap_ / 2;
+  // Keep the warm part (the most recently freed, at the head); hand one batch of the coldest
+  // over. Without a cache (n == 1) the one object goes.
+  const std::size_t keep = n > batch_ ? n - batch_ : 0;
   if (keep == 0) {
-    Release(cls, p, n);
+    Release(cls, p, n, /*transfer=*/true);
     pc.head = nullptr;
     pc.count.store(0, std::memory_order_relaxed);
     return;
   }
   void* last_kept = p;
   for (std::size_t i = 1; i < keep; ++i) last_kept = NextOf(last_kept);
-  Release(cls, NextOf(last_kept), n - keep);
+  Release(cls, NextOf(last_kept), n - keep, /*transfer=*/true);
   NextOf(last_kept) = nullptr;
   pc.head = p;
   pc.count.store(static_cast<uint32_t>(keep), std::memory_order_relaxed);
@@ -279,13 +295,29 @@ MemoryPool::Slab* MemoryPool::NewSlab() {
 std::size_t MemoryPool::Refill(int cls, void** head, std::size_t want) {
   Central& c = *central_[cls];
   const std::size_t obj = class_bytes_[cls];
-  std::lock_guard lock(c.mu);
+  std::unique_lock lock(c.mu);
+  if (want == batch_ && *head == nullptr && c.batches > 0) {
+    // Already counted out of the slabs: only the transfer list's count changes.
+    *head = c.batch[--c.batches];
+    c.transfer -= want;
+    return want;
+  }
   std::size_t n = 0;
+  bool drained = false;
   while (n < want) {
     Slab* s = c.partial;
     if (s == nullptr) {
       {
-        std::lock_guard slabs_lock(slabs_mu_);
+        std::unique_lock slabs_lock(slabs_mu_);
+        if (empty_slabs_.empty() && !drained) {
+          // Before new memory: batches parked in the transfer lists may empty whole slabs.
+          slabs_lock.unlock();
+          lock.unlock();
+          DrainTransfers();
+          drained = true;
+          lock.lock();
+          continue;
+        }
         s = NewSlab();
       }
       if (s == nullptr) break;
@@ -329,12 +361,17 @@ std::size_t MemoryPool::Refill(int cls, void** head, std::size_t want) {
   return n;
 }
 
-void MemoryPool::Release(int cls, void* head, std::size_t n) {
+void MemoryPool::Release(int cls, void* head, std::size_t n, bool transfer) {
   if (n == 0) return;
   Central& c = *central_[cls];
   std::vector<Slab*> emptied;
   {
     std::lock_guard lock(c.mu);
+    if (transfer && n == batch_ && c.batches < c.max_batches) {
+      c.batch[c.batches++] = head;
+      c.transfer += n;
+      return;
+    }
     c.out -= n;
     for (std::size_t i = 0; i < n; ++i) {
       void* p = head;
@@ -372,6 +409,23 @@ void MemoryPool::Release(int cls, void* head, std::size_t n) {
   }
 }
 
+void MemoryPool::DrainTransfers() {
+  void* chains[Central::kMaxBatches];
+  for (std::size_t cls = 0; cls < central_.size(); ++cls) {
+    Central& c = *central_[cls];
+    std::size_t k;
+    {
+      std::lock_guard lock(c.mu);
+      k = c.batches;
+      std::copy_n(c.batch, k, chains);
+      c.batches = 0;
+      c.transfer = 0;
+    }
+    for (std::size_t i = 0; i < k; ++i)
+      Release(static_cast<int>(cls), chains[i], batch_, /*transfer=*/false);
+  }
+}
+
 MemoryPoolStats MemoryPool::Stats() const {
   MemoryPoolStats st;
   st.classes.resize(class_bytes_.size());
@@ -392,12 +446,15 @@ MemoryPoolStats MemoryPool::Stats() const {
     {
       std::lock_guard lock(central_[i]->mu);
       c.slabs = central_[i]->slabs;
+      c.transfer = central_[i]->transfer;
       out = central_[i]->out;
     }
     // Caches sampled while threads work may not add up; clamp rather than wrap.
-    c.in_use = out > c.cached ? out - c.cached : 0;
+    const uint64_t parked = c.cached + c.transfer;
+    c.in_use = out > parked ? out - parked : 0;
     st.bytes_in_use += c.in_use * c.object_bytes;
     st.bytes_cached += c.cached * c.object_bytes;
+    st.bytes_in_transfer += c.transfer * c.object_bytes;
   }
   st.high_water_bytes = high_water_.load(std::memory_order_relaxed);
   st.failed_allocations = failed_.load(std::memory_order_relaxed);

@@ -91,8 +91,8 @@ TEST(MemoryPoolTest, CarvesACallerRegionOnly) {
   EXPECT_FALSE(MemoryPool::CreateInRegion(std::span(region.data(), 1000)).ok());
 }
 
-// A cache of one object keeps none when it overflows (the whole list goes back), and every
-// object handed out is distinct and inside its class while the lists are cut and spliced.
+// Caches of one to three objects overflow a batch of one at a time, and every object handed out
+// is distinct and inside its class while the lists are cut and spliced.
 TEST(MemoryPoolTest, TinyThreadCacheOverflowsIntoTheSlabs) {
   for (std::size_t cap : {1u, 2u, 3u}) {
     auto pool =
@@ -127,6 +127,70 @@ TEST(MemoryPoolTest, TinyThreadCacheOverflowsIntoTheSlabs) {
     EXPECT_EQ(st.bytes_in_use, 0u);
     for (const auto& c : st.classes) EXPECT_LE(c.cached, cap);
   }
+}
+
+// A thread that only frees hands whole batches to the transfer list; one that only allocates
+// takes them back, and the statistics count them apart from what callers hold.
+TEST(MemoryPoolTest, BatchesPassThroughTheTransferList) {
+  auto pool =
+      MemoryPool::Create({.slab_bytes = 64 * 1024, .max_bytes = 0, .thread_cache_objects = 8})
+          .value();
+  std::vector<void*> objs;
+  for (int i = 0; i < 100; ++i) objs.push_back(pool->Allocate(64));
+  std::thread([&] {
+    for (void* p : objs) pool->Free(p);
+  }).join();
+  // 100 frees into a cache of 8: every overflow from the ninth on handed 4 over (23 batches);
+  // the 8 left went back to the slabs when the freeing thread exited. The 25 refills of 4 left
+  // this thread's cache empty.
+  auto st = pool->Stats();
+  EXPECT_EQ(st.bytes_in_use, 0u);
+  EXPECT_EQ(st.bytes_cached, 0u);
+  EXPECT_EQ(st.classes[2].transfer, 92u);
+  EXPECT_EQ(st.bytes_in_transfer, st.classes[2].transfer * 64);
+  const uint64_t parked = st.classes[2].transfer;
+  // Allocating takes whole batches back: every address comes from what was freed.
+  std::set<void*> freed(objs.begin(), objs.end());
+  std::vector<void*> again;
+  for (uint64_t i = 0; i < parked + 8; ++i) {
+    again.push_back(pool->Allocate(64));
+    EXPECT_TRUE(freed.contains(again.back())) << "object " << i;
+  }
+  st = pool->Stats();
+  EXPECT_EQ(st.classes[2].transfer, 0u);
+  EXPECT_EQ(st.classes[2].in_use, parked + 8);
+  for (void* p : again) pool->Free(p);
+}
+
+// Batches parked in the transfer list do not strand a region's memory: before it would run out,
+// the pool returns them to their slabs, and the emptied slabs serve another class.
+TEST(MemoryPoolTest, TransferListsDrainBeforeTheRegionRunsOut) {
+  AlignedBuffer region(4 * 64 * 1024, 64 * 1024);
+  auto pool =
+      MemoryPool::CreateInRegion(
+          region.span(), {.slab_bytes = 64 * 1024, .max_bytes = 0, .thread_cache_objects = 8})
+          .value();
+  std::vector<void*> small;
+  std::thread([&] {
+    while (void* p = pool->Allocate(64)) small.push_back(p);
+  }).join();
+  ASSERT_EQ(small.size(), 4u * 1023);  // the region's four slabs, full
+  std::thread([&] {
+    for (void* p : small) pool->Free(p);
+  }).join();
+  auto st = pool->Stats();
+  EXPECT_EQ(st.bytes_in_use, 0u);
+  EXPECT_EQ(st.bytes_cached, 0u);
+  EXPECT_GT(st.bytes_in_transfer, 0u);
+  // 16 KiB objects fit three to a slab: all twelve need every slab empty.
+  std::vector<void*> big;
+  for (int i = 0; i < 12; ++i) {
+    big.push_back(pool->Allocate(16 * 1024));
+    ASSERT_NE(big.back(), nullptr) << "16 KiB object " << i;
+  }
+  EXPECT_EQ(pool->Stats().bytes_in_transfer, 0u);
+  EXPECT_EQ(pool->Allocate(16 * 1024), nullptr);
+  for (void* p : big) pool->Free(p);
 }
 
 TEST(MemoryPoolTest, CrossThreadFreesUnderStress) {

@@ -1,6 +1,9 @@
 // A slab allocator for the data plane's buffers: fixed size classes, slabs aligned to their
 // size (so a pointer finds its slab by masking), a small per-thread cache per class so the
 // common allocate/free touches no shared line, and freed objects going back to their own slab.
+// Between the thread caches and the slabs each class keeps a short transfer list of whole
+// batches (tcmalloc's transfer cache): a thread that frees more than it allocates hands a batch
+// over in O(1), and one that allocates more takes it in O(1), without walking the objects.
 // It carves either slabs it maps itself or a caller-supplied region (shared memory, NUMA-bound
 // memory). It must never hand out memory outside its slabs, and never leak a slab.
 #pragma once
@@ -27,14 +30,16 @@ struct MemoryPoolOptions {
 struct MemoryPoolStats {
   struct SizeClass {
     std::size_t object_bytes = 0;
-    uint64_t in_use = 0;  // objects held by callers
-    uint64_t cached = 0;  // objects parked in per-thread caches
-    uint64_t slabs = 0;   // slabs now assigned to this class
+    uint64_t in_use = 0;    // objects held by callers
+    uint64_t cached = 0;    // objects parked in per-thread caches
+    uint64_t transfer = 0;  // objects parked in the class's transfer list
+    uint64_t slabs = 0;     // slabs now assigned to this class
   };
-  uint64_t bytes_in_use = 0;      // class bytes held by callers
-  uint64_t bytes_cached = 0;      // class bytes parked in per-thread caches
-  uint64_t high_water_bytes = 0;  // peak of bytes out of the slabs (in use + cached)
-  uint64_t slab_bytes = 0;        // bytes of slabs carved (mapped, or taken from the region)
+  uint64_t bytes_in_use = 0;       // class bytes held by callers
+  uint64_t bytes_cached = 0;       // class bytes parked in per-thread caches
+  uint64_t bytes_in_transfer = 0;  // class bytes parked in the transfer lists
+  uint64_t high_water_bytes = 0;   // peak of bytes out of the slabs (in use + cached + transfer)
+  uint64_t slab_bytes = 0;         // bytes of slabs carved (mapped, or taken from the region)
   uint64_t failed_allocations = 0;
   std::vector<SizeClass> classes;
 };
@@ -73,13 +78,19 @@ class MemoryPool {
   void FreeSlow(ThreadCache* cache, int cls, void* p);
   Slab* NewSlab();  // caller holds slabs_mu_
   // Central free lists, under the class's lock. Objects travel as lists linked through their
-  // first word, the same links the thread caches use.
+  // first word, the same links the thread caches use. A list of exactly batch_ objects goes
+  // through the class's transfer list when `transfer` allows and the list has room (or holds
+  // one); anything else goes to or comes from the slabs.
   std::size_t Refill(int cls, void** head, std::size_t want);
-  void Release(int cls, void* head, std::size_t n);
+  void Release(int cls, void* head, std::size_t n, bool transfer);
+  // Returns every transfer list's batches to their slabs, so that emptied slabs can serve any
+  // class before the pool maps (or carves) new memory. Called with no lock held.
+  void DrainTransfers();
 
   const MemoryPoolOptions options_;
   const uint64_t id_;            // unique per pool in this process; never reused
   const std::size_t cache_cap_;  // objects per class in each thread cache
+  const std::size_t batch_;      // objects moved between a thread cache and the centre at once
   const std::size_t max_object_bytes_;
   std::vector<std::size_t> class_bytes_;
   std::vector<std::unique_ptr<Central>> central_;
