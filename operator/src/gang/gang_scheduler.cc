@@ -348,24 +348,29 @@ CycleReport GangScheduler::RunOnce() {
   std::atomic<size_t> next{0};
   std::atomic<int> pods_bound{0}, gangs_bound{0}, gangs_failed{0};
   std::vector<char> bound(result.placed.size(), 0);
-  auto worker = [&] {
-    for (size_t i = next++; i < result.placed.size(); i = next++) {
-      const auto& p = result.placed[i];
-      auto gp = in.gang_pods.find(p.job);
-      if (gp == in.gang_pods.end() || gp->second.size() < p.pods.size()) continue;
-      int n = BindGang(p, gp->second);
-      if (n > 0) {
-        pods_bound += n;
-        ++gangs_bound;
-        bound[i] = 1;
-      } else {
-        ++gangs_failed;
-      }
+  auto bind = [&](size_t i) {
+    const auto& p = result.placed[i];
+    auto gp = in.gang_pods.find(p.job);
+    if (gp == in.gang_pods.end() || gp->second.size() < p.pods.size()) return;
+    int n = BindGang(p, gp->second);
+    if (n > 0) {
+      pods_bound += n;
+      ++gangs_bound;
+      bound[i] = 1;
+    } else {
+      ++gangs_failed;
     }
+  };
+  auto worker = [&] {
+    for (size_t i = next++; i < result.placed.size(); i = next++) bind(i);
   };
   const int threads =
       std::max(1, std::min<int>(options_.bind_parallelism, static_cast<int>(result.placed.size())));
   if (!result.placed.empty()) {
+    // The first gang goes alone: on a fresh client its bindings open the first connection by
+    // themselves, instead of queueing behind every binder's TLS handshake at once (measured
+    // after a restart with 16 binders: 25-45 ms to the first binding, against a few ms alone).
+    bind(next++);
     std::vector<std::thread> pool;
     for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
     worker();
