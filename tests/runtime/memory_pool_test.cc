@@ -72,12 +72,17 @@ TEST(MemoryPoolTest, FreedObjectsAreReused) {
   for (void* p : big) pool->Free(p);
 }
 
+// A pool carving 64 KiB slabs out of `region` only.
+std::unique_ptr<MemoryPool> RegionPool(AlignedBuffer& region, std::size_t thread_cache_objects) {
+  return MemoryPool::CreateInRegion(region.span(), {.slab_bytes = 64 * 1024,
+                                                    .max_bytes = 0,
+                                                    .thread_cache_objects = thread_cache_objects})
+      .value();
+}
+
 TEST(MemoryPoolTest, CarvesACallerRegionOnly) {
   AlignedBuffer region(4 * 64 * 1024, 64 * 1024);
-  auto pool =
-      MemoryPool::CreateInRegion(
-          region.span(), {.slab_bytes = 64 * 1024, .max_bytes = 0, .thread_cache_objects = 0})
-          .value();
+  auto pool = RegionPool(region, 0);
   std::vector<void*> got;
   while (void* p = pool->Allocate(4096)) {
     ASSERT_GE(static_cast<std::byte*>(p), region.data());
@@ -166,10 +171,7 @@ TEST(MemoryPoolTest, BatchesPassThroughTheTransferList) {
 // the pool returns them to their slabs, and the emptied slabs serve another class.
 TEST(MemoryPoolTest, TransferListsDrainBeforeTheRegionRunsOut) {
   AlignedBuffer region(4 * 64 * 1024, 64 * 1024);
-  auto pool =
-      MemoryPool::CreateInRegion(
-          region.span(), {.slab_bytes = 64 * 1024, .max_bytes = 0, .thread_cache_objects = 8})
-          .value();
+  auto pool = RegionPool(region, 8);
   std::vector<void*> small;
   std::thread([&] {
     while (void* p = pool->Allocate(64)) small.push_back(p);
