@@ -88,6 +88,7 @@ void Informer::OnRelist(std::vector<Json>& items, const std::string& rv, bool in
   std::vector<SharedObject> added;
   std::vector<std::pair<SharedObject, SharedObject>> updated;
   std::vector<SharedObject> deleted;
+  bool first = false;
   {
     std::map<std::string, SharedObject> next;
     for (auto& item : items) {
@@ -107,9 +108,8 @@ void Informer::OnRelist(std::vector<Json>& items, const std::string& rv, bool in
       if (!next.count(key)) deleted.push_back(std::move(old));
     }
     cache_ = std::move(next);
-    synced_ = true;
+    first = !synced_;
   }
-  synced_cv_.notify_all();
   for (const auto& h : handlers_) {
     for (const auto& d : deleted) {
       if (h.on_delete) h.on_delete(*d);
@@ -120,6 +120,16 @@ void Informer::OnRelist(std::vector<Json>& items, const std::string& rv, bool in
     for (const auto& [o, n] : updated) {
       if (h.on_update) h.on_update(*o, *n);
     }
+  }
+  // Synced only once every handler has seen the first list (client-go's HasSynced means the
+  // same): a controller that starts its workers after WaitForSync must not find an index its
+  // handlers are still building, or it takes a worker whose pod is not indexed yet for lost.
+  if (first) {
+    {
+      std::lock_guard lock(mu_);
+      synced_ = true;
+    }
+    synced_cv_.notify_all();
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <optional>
@@ -295,6 +296,28 @@ TEST(InformerTest, StreamedListFillsTheCacheThenTheSameStreamCarriesChanges) {
   // The next stream is a plain watch from the last change.
   EXPECT_NE(paths[1].find("resourceVersion=21"), std::string::npos) << paths[1];
   EXPECT_EQ(paths[1].find("sendInitialEvents"), std::string::npos) << paths[1];
+}
+
+// A controller indexes objects in its handlers and starts its workers after WaitForSync: the
+// wait must cover the handlers' calls for the first list, or a worker finds the index half
+// built (a new leader then took a just-created worker pod for lost and spent a retry).
+TEST(InformerTest, SyncedOnlyAfterEveryHandlerSawTheFirstList) {
+  auto server = std::make_unique<ScriptedServer>();
+  std::vector<std::string> lines;
+  for (int i = 0; i < 5; ++i) lines.push_back(Added("cm-" + std::to_string(i), "5"));
+  lines.push_back(EndOfList("20"));
+  server->AddWatch(std::move(lines));
+  Rig rig(std::move(server), /*stream_lists=*/true);
+  std::atomic<int> indexed{0};
+  rig.inf.AddHandlers({[&](const Json&) {
+                         std::this_thread::sleep_for(20ms);  // a slow index
+                         ++indexed;
+                       },
+                       nullptr, nullptr});
+  rig.inf.Start();
+  ASSERT_TRUE(rig.inf.WaitForSync(5000ms));
+  EXPECT_EQ(indexed.load(), 5);
+  rig.inf.Stop();
 }
 
 TEST(InformerTest, ServerThatRefusesStreamedListsIsListed) {

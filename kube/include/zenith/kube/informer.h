@@ -50,8 +50,9 @@ class Informer {
   void Start();
   void Stop();
 
+  // True once the first list is in the cache and every handler has been called for it.
   bool HasSynced() const;
-  // Waits for the first list to land in the cache; false on timeout.
+  // Waits for HasSynced; false on timeout.
   bool WaitForSync(std::chrono::milliseconds timeout) const;
 
   // Key: "namespace/name", or "name" for cluster-scoped objects.
