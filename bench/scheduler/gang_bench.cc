@@ -29,6 +29,7 @@
 #include "zenith/kube/client.h"
 #include "zenith/kube/config.h"
 #include "zenith/kube/informer.h"
+#include "zenith/operator/gang/cache_transform.h"
 #include "zenith/operator/gang/gang_scheduler.h"
 #include "zenith/operator/scheduler/cycle.h"
 
@@ -470,7 +471,9 @@ int Cycle(const Args& a) {
 // sync: informers over --resources (a comma-separated list of nodes, pods and zenithnodes),
 // started together and listed by streamed lists (--stream 1, the default) or by LIST requests
 // (--stream 0); prints when each synced, the process's CPU seconds, --rounds times, each with a
-// fresh client.
+// fresh client. --fields: what each object is decoded to: "scheduler" (the default: the gang
+// scheduler's field masks and trims), "all-but-managed" (everything but managedFields) or
+// "whole".
 int Sync(const Args& a) {
   auto type_of = [](const std::string& r) {
     return r == "nodes"  ? kube::resources::Nodes()
@@ -491,6 +494,9 @@ int Sync(const Args& a) {
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
   };
   const bool stream = a.Int("stream", 1) != 0;
+  const std::string fields = a.Get("fields", "scheduler");
+  if (fields != "scheduler" && fields != "all-but-managed" && fields != "whole")
+    Die("--fields: '" + fields + "' is not scheduler, all-but-managed or whole");
   for (long i = 0; i < a.Int("rounds", 3); ++i) {
     auto c = MakeClient(a);
     kube::ResumableWatchOptions o;
@@ -498,7 +504,13 @@ int Sync(const Args& a) {
     std::vector<std::unique_ptr<kube::Informer>> informers;
     for (const auto& n : names) {
       informers.push_back(std::make_unique<kube::Informer>(*c, type_of(n), o));
-      informers.back()->SetTransform(kube::StripManagedFields);
+      kube::Informer& inf = *informers.back();
+      if (fields == "all-but-managed" || (fields == "scheduler" && n == "zenithnodes")) {
+        inf.SetFields(kube::AllButManagedFields());
+      } else if (fields == "scheduler") {
+        inf.SetFields(n == "nodes" ? operator_::gang::NodeFields() : operator_::gang::PodFields());
+        inf.SetTransform(n == "nodes" ? operator_::gang::TrimNode : operator_::gang::TrimPod);
+      }
     }
     const double cpu0 = cpu();
     const auto t0 = Clock::now();

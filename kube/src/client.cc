@@ -60,8 +60,26 @@ std::string_view WatchEventTypeName(WatchEvent::Type type) {
   return "ERROR";
 }
 
-Result<WatchEvent> ParseWatchEvent(std::string_view line) {
-  Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+Result<WatchEvent> ParseWatchEvent(std::string_view line,
+                                   const std::shared_ptr<const FieldMask>& object_fields) {
+  Json j;
+  if (object_fields != nullptr) {
+    FieldMask event = FieldMask::Only({"type"});
+    event.With("object", object_fields);
+    auto masked = ParseMasked(line, event);
+    if (!masked.ok()) {
+      return DataLossError("watch stream: a line is not a watch event (" +
+                           masked.status().message() + "): '" + std::string(line.substr(0, 120)) +
+                           "'");
+    }
+    j = std::move(*masked);
+    // A bookmark's annotations and an error's status are read whole, whatever the mask.
+    const Json* type = j.is_object() ? &j["type"] : nullptr;
+    if (type != nullptr && (*type == "BOOKMARK" || *type == "ERROR"))
+      j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  } else {
+    j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  }
   if (!j.is_object() || !j.contains("type") || !j["type"].is_string()) {
     std::string head(line.substr(0, 120));
     return DataLossError("watch stream: a line is not a watch event: '" + head + "'");
@@ -168,7 +186,7 @@ Result<HttpResponse> Client::Execute(const HttpRequest& request, const std::stri
 
 Result<Json> Client::Do(const std::string& verb, const ResourceRef& ref, const std::string& method,
                         const std::string& query, const std::string& body,
-                        const std::string& content_type) {
+                        const std::string& content_type, const FieldMask* fields) {
   HttpRequest req;
   req.method = method;
   req.path_and_query = ref.Path() + query;
@@ -184,6 +202,12 @@ Result<Json> Client::Do(const std::string& verb, const ResourceRef& ref, const s
   const std::string what = verb + " " + ref.Describe();
   ZENITH_ASSIGN_OR_RETURN(HttpResponse resp, Execute(req, what));
   if (resp.body.empty()) return Json::object();
+  if (fields != nullptr) {
+    auto masked = ParseMasked(resp.body, *fields);
+    if (!masked.ok())
+      return DataLossError(what + ": the response is not JSON: " + masked.status().message());
+    return std::move(*masked);
+  }
   Json j = Json::parse(resp.body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return DataLossError(what + ": the response is not JSON: '" + resp.body.substr(0, 120) + "'");
@@ -229,7 +253,11 @@ Result<Json> Client::Get(const GroupVersionResource& type, const std::string& ns
 
 Result<Json> Client::List(const GroupVersionResource& type, const std::string& ns,
                           const ListOptions& options) {
-  return Do("list", {type, ns, "", ""}, "GET", ListQuery(options).ToString(), "", "");
+  if (options.fields == nullptr)
+    return Do("list", {type, ns, "", ""}, "GET", ListQuery(options).ToString(), "", "");
+  FieldMask list = FieldMask::Only({"apiVersion", "kind", "metadata"});
+  list.With("items", options.fields);
+  return Do("list", {type, ns, "", ""}, "GET", ListQuery(options).ToString(), "", "", &list);
 }
 
 Result<Json> Client::ListAll(const GroupVersionResource& type, const std::string& ns,
@@ -375,7 +403,7 @@ Status Client::Watch(const GroupVersionResource& type, const std::string& ns,
   auto resp = transport_->Stream(
       req,
       [&](std::string_view line) {
-        auto ev = ParseWatchEvent(line);
+        auto ev = ParseWatchEvent(line, options.fields);
         if (!ev.ok()) {
           stream_error = ev.status().WithContext(what);
           return false;

@@ -2,9 +2,10 @@
 
 namespace zenith::kube {
 
-void StripManagedFields(Json& object) {
-  auto md = object.find("metadata");
-  if (md != object.end() && md->is_object()) md->erase("managedFields");
+std::shared_ptr<const FieldMask> AllButManagedFields() {
+  static const auto kMask =
+      std::make_shared<const FieldMask>(FieldMask().Drop("metadata.managedFields"));
+  return kMask;
 }
 
 Informer::Informer(Client& client, GroupVersionResource type, ResumableWatchOptions options)
@@ -15,6 +16,10 @@ Informer::~Informer() { Stop(); }
 void Informer::AddHandlers(InformerHandlers handlers) { handlers_.push_back(std::move(handlers)); }
 
 void Informer::SetTransform(InformerTransform transform) { transform_ = std::move(transform); }
+
+void Informer::SetFields(std::shared_ptr<const FieldMask> fields) {
+  options_.fields = std::move(fields);
+}
 
 void Informer::Start() {
   if (watch_) return;

@@ -63,6 +63,7 @@ void ResumableWatch::Run() {
       lo.label_selector = options_.label_selector;
       lo.field_selector = options_.field_selector;
       lo.limit = options_.page_size;
+      lo.fields = options_.fields;
       if (!listed_once && options_.first_list_from_cache) lo.resource_version = "0";
       list_requests_.fetch_add(1);
       auto list = client_.ListAll(type_, options_.namespace_, lo, handler_.transform);
@@ -93,6 +94,7 @@ void ResumableWatch::Run() {
     // A streamed list starts from now (a consistent read); a watch from where we are.
     wo.resource_version = streamed_list ? "" : last_resource_version();
     wo.send_initial_events = streamed_list;
+    wo.fields = options_.fields;
     if (watched_once) reconnects_.fetch_add(1);
     watched_once = true;
     uint64_t events = 0;

@@ -187,7 +187,7 @@ Status Controller::Start(std::chrono::milliseconds sync_timeout) {
   // The controller never reads managedFields: not keeping them halves what each cache copy,
   // handler and reconcile touches.
   for (auto* inf : {nodes_.get(), pods_.get(), services_.get(), jobs_.get()}) {
-    inf->SetTransform(kube::StripManagedFields);
+    inf->SetFields(kube::AllButManagedFields());
     inf->Start();
   }
   for (auto* inf : {nodes_.get(), pods_.get(), services_.get(), jobs_.get()}) {

@@ -193,7 +193,7 @@ TEST(InformerTest, TransformTrimsObjectsBeforeTheyAreStoredAndShared) {
   s->AddWatch({R"({"type":"ADDED","object":)" + with_fields("b", "12") + "}"});
   Rig rig(std::move(server));
   Informer& inf = rig.inf;
-  inf.SetTransform(StripManagedFields);
+  inf.SetTransform([](Json& obj) { obj["metadata"].erase("managedFields"); });
   std::mutex mu;
   std::vector<Json> seen;
   inf.AddHandlers({[&](const Json& x) {
@@ -318,6 +318,43 @@ TEST(InformerTest, SyncedOnlyAfterEveryHandlerSawTheFirstList) {
   ASSERT_TRUE(rig.inf.WaitForSync(5000ms));
   EXPECT_EQ(indexed.load(), 5);
   rig.inf.Stop();
+}
+
+// A field mask reaches listed, streamed and watched objects alike, and leaves the streamed
+// list's end marker (a bookmark whose annotations the mask leaves out) whole.
+TEST(InformerTest, FieldsLeaveOutWhatTheMaskDoesNotReach) {
+  auto with_fields = [](const std::string& name, const std::string& rv) {
+    return R"({"metadata":{"name":")" + name + R"(","namespace":"d","resourceVersion":")" + rv +
+           R"(","annotations":{"a":"b"},"managedFields":[{"manager":"kubectl"}]},)" +
+           R"("data":{"k":"v","big":"x"}})";
+  };
+  auto mask = std::make_shared<const FieldMask>(FieldMask::Only(
+      {"metadata.name", "metadata.namespace", "metadata.resourceVersion", "data.k"}));
+  for (bool stream : {false, true}) {
+    auto server = std::make_unique<ScriptedServer>();
+    ScriptedServer* s = server.get();
+    if (stream) {
+      s->AddWatch({R"({"type":"ADDED","object":)" + with_fields("a", "5") + "}", EndOfList("10"),
+                   R"({"type":"ADDED","object":)" + with_fields("b", "12") + "}"});
+    } else {
+      s->AddList(R"({"metadata":{"resourceVersion":"10"},"items":[)" + with_fields("a", "5") +
+                 "]}");
+      s->AddWatch({R"({"type":"ADDED","object":)" + with_fields("b", "12") + "}"});
+    }
+    Rig rig(std::move(server), stream);
+    rig.inf.SetFields(mask);
+    rig.inf.Start();
+    WaitFor([&] { return rig.inf.Size() >= 2; });
+    rig.inf.Stop();
+    ASSERT_EQ(rig.inf.Keys(), (std::vector<std::string>{"d/a", "d/b"})) << "stream " << stream;
+    EXPECT_EQ(rig.inf.list_requests(), stream ? 0u : 1u);
+    for (const auto& [name, rv] : {std::pair{"a", "5"}, std::pair{"b", "12"}}) {
+      const std::string want = R"({"metadata":{"name":")" + std::string(name) +
+                               R"(","namespace":"d","resourceVersion":")" + rv +
+                               R"("},"data":{"k":"v"}})";
+      EXPECT_EQ(*rig.inf.GetShared(std::string("d/") + name), Json::parse(want));
+    }
+  }
 }
 
 TEST(InformerTest, ServerThatRefusesStreamedListsIsListed) {

@@ -1,6 +1,8 @@
 #include "zenith/operator/gang/cache_transform.h"
 
 #include <initializer_list>
+#include <string>
+#include <string_view>
 
 #include "zenith/operator/scheduler/snapshot.h"
 
@@ -20,6 +22,16 @@ json Keep(json& from, std::initializer_list<const char*> keys) {
   }
   return out;
 }
+
+// The metadata KeepMetadata reads.
+constexpr std::string_view kMetadataFields[] = {"metadata.name",
+                                                "metadata.namespace",
+                                                "metadata.uid",
+                                                "metadata.resourceVersion",
+                                                "metadata.labels",
+                                                "metadata.creationTimestamp",
+                                                "metadata.deletionTimestamp",
+                                                "metadata.annotations"};
 
 json KeepMetadata(json& obj) {
   json& from = obj["metadata"];
@@ -74,6 +86,29 @@ void TrimPod(json& pod) {
   json status = Keep(pod["status"], {"phase"});
   if (!status.empty()) out["status"] = std::move(status);
   pod = std::move(out);
+}
+
+std::shared_ptr<const kube::FieldMask> NodeFields() {
+  static const auto kMask = [] {
+    kube::FieldMask m = kube::FieldMask::Only(
+        {"spec.taints", "spec.unschedulable", "status.allocatable", "status.conditions"});
+    for (std::string_view f : kMetadataFields) m.Keep(f);
+    return std::make_shared<const kube::FieldMask>(std::move(m));
+  }();
+  return kMask;
+}
+
+std::shared_ptr<const kube::FieldMask> PodFields() {
+  static const auto kMask = [] {
+    kube::FieldMask m =
+        kube::FieldMask::Only({"spec.nodeName", "spec.schedulerName", "status.phase"});
+    for (std::string_view f : kMetadataFields) m.Keep(f);
+    for (std::string_view list : {"spec.containers.", "spec.initContainers."})
+      for (std::string_view field : {"name", "resources", "restartPolicy"})
+        m.Keep(std::string(list) + std::string(field));
+    return std::make_shared<const kube::FieldMask>(std::move(m));
+  }();
+  return kMask;
 }
 
 }  // namespace zenith::operator_::gang

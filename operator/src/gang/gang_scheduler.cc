@@ -152,10 +152,14 @@ GangScheduler::GangScheduler(kube::Client& client, kube::Client& notes,
   zenith_nodes_ = std::make_unique<kube::Informer>(client_, ZenithNodes());
   queues_ = std::make_unique<kube::Informer>(client_, ZenithQueues());
   jobs_ = std::make_unique<kube::Informer>(client_, ZenithJobs(), ns_opts);
+  // Each object is decoded only as far as the trims read (the rest is stepped over, never
+  // built), then trimmed to what the snapshot keeps.
+  nodes_->SetFields(NodeFields());
   nodes_->SetTransform(TrimNode);
+  pods_->SetFields(PodFields());
   pods_->SetTransform(TrimPod);
   for (auto* inf : {zenith_nodes_.get(), queues_.get(), jobs_.get()})
-    inf->SetTransform(kube::StripManagedFields);
+    inf->SetFields(kube::AllButManagedFields());
 
   kube::InformerHandlers wake{[this](const Json&) { Trigger(); },
                               [this](const Json&, const Json&) { Trigger(); },

@@ -89,13 +89,34 @@ TEST(CacheTransform, PodKeepsWhatTheSnapshotAndEvictionsRead) {
   EXPECT_EQ(a->holds_resources, b->holds_resources);
 }
 
+// What `fields` decodes of `full`'s text, then `trim`med: must be what trimming the whole
+// object leaves, or the informers would miss a field the snapshot reads.
+json DecodedAndTrimmed(const json& full, const kube::FieldMask& fields, void (*trim)(json&)) {
+  auto decoded = kube::ParseMasked(full.dump(), fields);
+  EXPECT_TRUE(decoded.ok()) << decoded.status();
+  if (!decoded.ok()) return json();
+  EXPECT_FALSE((*decoded)["metadata"].contains("managedFields"));
+  EXPECT_LT(decoded->dump().size(), full.dump().size());
+  trim(*decoded);
+  return *decoded;
+}
+
+TEST(CacheTransform, NodeFieldsHoldEverythingTheTrimKeeps) {
+  EXPECT_EQ(DecodedAndTrimmed(FullNode(), *NodeFields(), TrimNode), Trimmed(FullNode(), TrimNode));
+}
+
+TEST(CacheTransform, PodFieldsHoldEverythingTheTrimKeeps) {
+  EXPECT_EQ(DecodedAndTrimmed(FullPod(), *PodFields(), TrimPod), Trimmed(FullPod(), TrimPod));
+}
+
 TEST(CacheTransform, MalformedFieldsStayForTheParserToReport) {
   json pod = FullPod();
   pod["spec"]["containers"] = "not a list";
-  TrimPod(pod);
-  auto u = scheduler::PodUsageFromJson(pod);
-  ASSERT_FALSE(u.ok());
-  EXPECT_NE(u.status().message().find("spec.containers"), std::string::npos) << u.status();
+  for (json trimmed : {Trimmed(pod, TrimPod), DecodedAndTrimmed(pod, *PodFields(), TrimPod)}) {
+    auto u = scheduler::PodUsageFromJson(trimmed);
+    ASSERT_FALSE(u.ok());
+    EXPECT_NE(u.status().message().find("spec.containers"), std::string::npos) << u.status();
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "zenith/common/status.h"
 #include "zenith/kube/api_error.h"
 #include "zenith/kube/config.h"
+#include "zenith/kube/field_mask.h"
 #include "zenith/kube/rate_limiter.h"
 #include "zenith/kube/resource.h"
 #include "zenith/kube/transport.h"
@@ -69,8 +70,10 @@ struct WatchEvent {
 };
 std::string_view WatchEventTypeName(WatchEvent::Type type);
 
-// Parses one line of a watch stream.
-Result<WatchEvent> ParseWatchEvent(std::string_view line);
+// Parses one line of a watch stream; with `object_fields`, only those fields of an ADDED,
+// MODIFIED or DELETED event's object (a BOOKMARK or ERROR is read whole).
+Result<WatchEvent> ParseWatchEvent(std::string_view line,
+                                   const std::shared_ptr<const FieldMask>& object_fields = nullptr);
 
 // The BOOKMARK that ends a streamed list's initial events (annotation k8s.io/initial-events-end).
 bool IsInitialEventsEnd(const WatchEvent& event);
@@ -144,7 +147,7 @@ class Client {
  private:
   Result<Json> Do(const std::string& verb, const ResourceRef& ref, const std::string& method,
                   const std::string& query, const std::string& body,
-                  const std::string& content_type);
+                  const std::string& content_type, const FieldMask* fields = nullptr);
   Result<HttpResponse> Execute(const HttpRequest& request, const std::string& what);
 
   std::unique_ptr<Transport> transport_;

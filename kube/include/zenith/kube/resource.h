@@ -3,9 +3,12 @@
 // I/O, so every path the client sends is unit-tested here.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "zenith/kube/field_mask.h"
 
 namespace zenith::kube {
 
@@ -62,6 +65,8 @@ struct ListOptions {
   std::string resource_version;
   std::string resource_version_match;  // "NotOlderThan" or "Exact"
   int timeout_seconds = 0;
+  // Not sent: decode only these fields of each item (field_mask.h); null keeps everything.
+  std::shared_ptr<const FieldMask> fields;
 };
 
 struct WatchOptions {
@@ -74,6 +79,9 @@ struct WatchOptions {
   // object at or after resource_version (empty: as of now, a consistent read), then a BOOKMARK
   // annotated k8s.io/initial-events-end, then the changes. Needs allow_bookmarks.
   bool send_initial_events = false;
+  // Not sent: decode only these fields of each event's object (field_mask.h); null keeps
+  // everything. BOOKMARK and ERROR events are always decoded whole.
+  std::shared_ptr<const FieldMask> fields;
 };
 
 // Builds "?a=b&c=d" with each value percent-encoded; empty when there are no parameters.

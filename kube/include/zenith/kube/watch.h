@@ -39,6 +39,9 @@ struct ResumableWatchOptions {
   // server that refuses it (400/422), or streams without the end-of-list bookmark, gets plain
   // LISTs from then on.
   bool stream_lists = true;
+  // Decode only these fields of each object (field_mask.h), listed or watched; null keeps
+  // everything. What a transform reads must be inside it.
+  std::shared_ptr<const FieldMask> fields;
   common::BackoffPolicy reconnect{std::chrono::milliseconds(100),
                                   std::chrono::seconds(5),
                                   2.0,

@@ -5,7 +5,10 @@
 // drop a field kube_convert.h or cycle_inputs.h reads: a test pins each one.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
+
+#include "zenith/kube/field_mask.h"
 
 namespace zenith::operator_::gang {
 
@@ -16,5 +19,11 @@ void TrimNode(nlohmann::json& node);
 // indices annotation), spec (nodeName, schedulerName, containers' and init containers'
 // resources and restartPolicy), status.phase.
 void TrimPod(nlohmann::json& pod);
+
+// What the informers decode in the first place (a superset of what the trims keep, so nothing
+// else is ever built): a node's and a pod's fields above, with whole annotations and conditions
+// for the trims to pick from.
+std::shared_ptr<const kube::FieldMask> NodeFields();
+std::shared_ptr<const kube::FieldMask> PodFields();
 
 }  // namespace zenith::operator_::gang
