@@ -505,8 +505,10 @@ int Sync(const Args& a) {
     for (const auto& n : names) {
       informers.push_back(std::make_unique<kube::Informer>(*c, type_of(n), o));
       kube::Informer& inf = *informers.back();
-      if (fields == "all-but-managed" || (fields == "scheduler" && n == "zenithnodes")) {
+      if (fields == "all-but-managed") {
         inf.SetFields(kube::AllButManagedFields());
+      } else if (fields == "scheduler" && n == "zenithnodes") {
+        inf.SetFields(operator_::gang::ZenithNodeFields());
       } else if (fields == "scheduler") {
         inf.SetFields(n == "nodes" ? operator_::gang::NodeFields() : operator_::gang::PodFields());
         inf.SetTransform(n == "nodes" ? operator_::gang::TrimNode : operator_::gang::TrimPod);

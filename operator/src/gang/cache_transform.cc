@@ -111,4 +111,17 @@ std::shared_ptr<const kube::FieldMask> PodFields() {
   return kMask;
 }
 
+std::shared_ptr<const kube::FieldMask> ZenithNodeFields() {
+  static const auto kMask = [] {
+    kube::FieldMask m;
+    for (std::string_view path :
+         {"metadata.managedFields", "status.topology.source", "status.topology.gpus.uuid",
+          "status.topology.gpus.pci_bus_id", "status.topology.gpus.cpus",
+          "status.topology.numa_nodes.cpus", "status.topology.nics.pci_bus_id"})
+      m.Drop(path);
+    return std::make_shared<const kube::FieldMask>(std::move(m));
+  }();
+  return kMask;
+}
+
 }  // namespace zenith::operator_::gang

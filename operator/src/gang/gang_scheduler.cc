@@ -158,8 +158,8 @@ GangScheduler::GangScheduler(kube::Client& client, kube::Client& notes,
   nodes_->SetTransform(TrimNode);
   pods_->SetFields(PodFields());
   pods_->SetTransform(TrimPod);
-  for (auto* inf : {zenith_nodes_.get(), queues_.get(), jobs_.get()})
-    inf->SetFields(kube::AllButManagedFields());
+  zenith_nodes_->SetFields(ZenithNodeFields());
+  for (auto* inf : {queues_.get(), jobs_.get()}) inf->SetFields(kube::AllButManagedFields());
 
   kube::InformerHandlers wake{[this](const Json&) { Trigger(); },
                               [this](const Json&, const Json&) { Trigger(); },

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "zenith/deviceplugin/topology.h"
 #include "zenith/operator/scheduler/kube_convert.h"
 
 namespace zenith::operator_::gang {
@@ -107,6 +108,53 @@ TEST(CacheTransform, NodeFieldsHoldEverythingTheTrimKeeps) {
 
 TEST(CacheTransform, PodFieldsHoldEverythingTheTrimKeeps) {
   EXPECT_EQ(DecodedAndTrimmed(FullPod(), *PodFields(), TrimPod), Trimmed(FullPod(), TrimPod));
+}
+
+// The scheduler reads the same topology from a ZenithNode decoded through its mask, less only
+// the fields the mask names (GPU UUIDs, PCI addresses, CPU lists, the source).
+TEST(CacheTransform, ZenithNodeFieldsKeepWhatPlacementReads) {
+  deviceplugin::NodeTopology full;
+  full.source = "fixture dgx.yaml";
+  full.nvswitch = true;
+  for (int i = 0; i < 2; ++i) {
+    deviceplugin::Gpu g;
+    g.index = i;
+    g.uuid = "GPU-" + std::to_string(i);
+    g.name = "NVIDIA H100 80GB HBM3";
+    g.memory_bytes = 85520809984;
+    g.pci_bus_id = "0000:1" + std::to_string(i) + ":00.0";
+    g.numa_node = i;
+    g.cpus = {2 * i, 2 * i + 1};
+    g.mig = deviceplugin::MigMode::kDisabled;
+    g.healthy = i == 0;
+    full.gpus.push_back(g);
+    full.numa_nodes.push_back({i, {2 * i, 2 * i + 1}});
+    full.nics.push_back(
+        {"mlx5_" + std::to_string(i), "0000:2" + std::to_string(i) + ":00.0", i, true});
+  }
+  full.nvlink = {{0, 18}, {18, 0}};
+  const json zn = {
+      {"apiVersion", "zenith.ai/v1alpha1"},
+      {"kind", "ZenithNode"},
+      {"metadata", {{"name", "n1"}, {"managedFields", json::array({{{"m", 1}}})}}},
+      {"spec", {{"nodeName", "n1"}}},
+      {"status", {{"product", "H100"}, {"topology", deviceplugin::TopologyToJson(full)}}}};
+  auto decoded = kube::ParseMasked(zn.dump(), *ZenithNodeFields());
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_FALSE((*decoded)["metadata"].contains("managedFields"));
+  EXPECT_EQ((*decoded)["status"]["product"], "H100");
+  auto got = scheduler::TopologyFromZenithNode(*decoded);
+  ASSERT_TRUE(got.ok()) << got.status();
+  deviceplugin::NodeTopology want = full;
+  want.source.clear();
+  for (auto& g : want.gpus) {
+    g.uuid.clear();
+    g.pci_bus_id.clear();
+    g.cpus.clear();
+  }
+  for (auto& n : want.numa_nodes) n.cpus.clear();
+  for (auto& n : want.nics) n.pci_bus_id.clear();
+  EXPECT_EQ(*got, want);
 }
 
 TEST(CacheTransform, MalformedFieldsStayForTheParserToReport) {

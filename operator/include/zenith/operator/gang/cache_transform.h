@@ -25,5 +25,9 @@ void TrimPod(nlohmann::json& pod);
 // for the trims to pick from.
 std::shared_ptr<const kube::FieldMask> NodeFields();
 std::shared_ptr<const kube::FieldMask> PodFields();
+// ZenithNode: all but managedFields and what only the device plugin and the kubelet use of the
+// topology (GPU UUIDs, PCI addresses, CPU lists, its source): the scheduler places by GPU
+// index, NUMA node and links.
+std::shared_ptr<const kube::FieldMask> ZenithNodeFields();
 
 }  // namespace zenith::operator_::gang
