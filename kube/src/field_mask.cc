@@ -91,6 +91,16 @@ namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
+// A string's bytes between its quotes that need no decoding or checking: no escapes, no
+// control characters, ASCII only (nlohmann checks UTF-8; such strings go through it).
+bool IsPlain(const char* begin, const char* end) {
+  for (const char* c = begin; c < end; ++c) {
+    const auto u = static_cast<unsigned char>(*c);
+    if (u == '\\' || u < 0x20 || u >= 0x80) return false;
+  }
+  return true;
+}
+
 // A recursive reader over the text: where the mask keeps a value whole it hands that value's
 // bytes to nlohmann::json::parse; where it keeps part of an object it reads the members itself;
 // what it leaves out it steps over.
@@ -174,8 +184,8 @@ class MaskedReader {
     const char* start = p_;
     if (*p_ == '"') {
       ZENITH_RETURN_IF_ERROR(StepOverString());
-      // Most strings have no escapes: build them directly.
-      if (std::memchr(start, '\\', static_cast<size_t>(p_ - start)) == nullptr) {
+      // Most strings are plain: build them directly.
+      if (IsPlain(start + 1, p_ - 1)) {
         out = std::string(start + 1, p_ - 1);
         return Status::Ok();
       }
@@ -200,7 +210,7 @@ class MaskedReader {
     if (p_ == end_ || *p_ != '"') return Error("expected a member name");
     const char* start = p_;
     ZENITH_RETURN_IF_ERROR(StepOverString());
-    if (std::memchr(start, '\\', static_cast<size_t>(p_ - start)) == nullptr) {
+    if (IsPlain(start + 1, p_ - 1)) {
       key.assign(start + 1, p_ - 1);
       return Status::Ok();
     }

@@ -82,6 +82,17 @@ TEST(FieldMaskTest, AScalarWhereTheMaskExpectsAnObjectIsKeptForItsReader) {
   EXPECT_EQ((*got)["spec"]["containers"], "not a list");
 }
 
+TEST(FieldMaskTest, KeptStringsAreCheckedAsNlohmannChecksThem) {
+  const FieldMask m = FieldMask::Only({"a", "b"});
+  auto utf8 = ParseMasked("{\"a\": \"caf\xc3\xa9\", \"b\": \"tab\\t\", \"c\": \"\xff\"}", m);
+  ASSERT_TRUE(utf8.ok()) << utf8.status();  // the bad byte is in what is left out
+  EXPECT_EQ(*utf8, json::parse("{\"a\": \"caf\xc3\xa9\", \"b\": \"tab\\t\"}"));
+  for (const char* bad : {"{\"a\": \"\xff\"}", "{\"a\": \"line\nbreak\"}", "{\"\xff\": 1}"}) {
+    auto got = ParseMasked(bad, m);
+    EXPECT_FALSE(got.ok()) << bad;
+  }
+}
+
 // Each broken text, and the byte offset its error must name.
 TEST(FieldMaskTest, BrokenTextIsAnErrorNamingTheByteOffset) {
   const FieldMask m = FieldMask::Only({"a"});
