@@ -60,13 +60,20 @@ std::string_view WatchEventTypeName(WatchEvent::Type type) {
   return "ERROR";
 }
 
-Result<WatchEvent> ParseWatchEvent(std::string_view line,
-                                   const std::shared_ptr<const FieldMask>& object_fields) {
+namespace {
+
+// A watch event's own mask: its type, and its object through the objects' mask.
+FieldMask EventFields(const std::shared_ptr<const FieldMask>& object_fields) {
+  FieldMask event = FieldMask::Only({"type"});
+  event.With("object", object_fields);
+  return event;
+}
+
+// ParseWatchEvent with the event's mask built once per stream (null: read whole).
+Result<WatchEvent> ParseEvent(std::string_view line, const FieldMask* event_fields) {
   Json j;
-  if (object_fields != nullptr) {
-    FieldMask event = FieldMask::Only({"type"});
-    event.With("object", object_fields);
-    auto masked = ParseMasked(line, event);
+  if (event_fields != nullptr) {
+    auto masked = ParseMasked(line, *event_fields);
     if (!masked.ok()) {
       return DataLossError("watch stream: a line is not a watch event (" +
                            masked.status().message() + "): '" + std::string(line.substr(0, 120)) +
@@ -74,8 +81,8 @@ Result<WatchEvent> ParseWatchEvent(std::string_view line,
     }
     j = std::move(*masked);
     // A bookmark's annotations and an error's status are read whole, whatever the mask.
-    const Json* type = j.is_object() ? &j["type"] : nullptr;
-    if (type != nullptr && (*type == "BOOKMARK" || *type == "ERROR"))
+    auto type = j.is_object() ? j.find("type") : j.end();
+    if (type != j.end() && (*type == "BOOKMARK" || *type == "ERROR"))
       j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
   } else {
     j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -100,6 +107,15 @@ Result<WatchEvent> ParseWatchEvent(std::string_view line,
     return DataLossError("watch stream: unknown event type '" + type + "'");
   if (auto o = j.find("object"); o != j.end()) ev.object = std::move(*o);
   return ev;
+}
+
+}  // namespace
+
+Result<WatchEvent> ParseWatchEvent(std::string_view line,
+                                   const std::shared_ptr<const FieldMask>& object_fields) {
+  if (object_fields == nullptr) return ParseEvent(line, nullptr);
+  const FieldMask event_fields = EventFields(object_fields);
+  return ParseEvent(line, &event_fields);
 }
 
 bool IsInitialEventsEnd(const WatchEvent& event) {
@@ -400,10 +416,12 @@ Status Client::Watch(const GroupVersionResource& type, const std::string& ns,
   // the caller's backoff, and a token spent here would delay the writes the limit is for.
   ZENITH_RETURN_IF_ERROR(breaker_.Allow().WithContext(what));
   Status stream_error;
+  std::optional<FieldMask> event_fields;
+  if (options.fields != nullptr) event_fields = EventFields(options.fields);
   auto resp = transport_->Stream(
       req,
       [&](std::string_view line) {
-        auto ev = ParseWatchEvent(line, options.fields);
+        auto ev = ParseEvent(line, event_fields ? &*event_fields : nullptr);
         if (!ev.ok()) {
           stream_error = ev.status().WithContext(what);
           return false;
