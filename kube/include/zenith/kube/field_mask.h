@@ -31,7 +31,7 @@ class FieldMask {
   // stays out (Drop never adds a field).
   FieldMask& Drop(std::string_view path);
   // Member `key` is read with `mask` (shared, not copied: a watch wraps its objects' mask in
-  // the event's once per line).
+  // the event's once per stream).
   FieldMask& With(std::string_view key, std::shared_ptr<const FieldMask> mask);
 
   // True when nothing is left out at this level or below.
