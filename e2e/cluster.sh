@@ -10,7 +10,8 @@
 #   down    stop exactly the recorded processes and remove DIR (idempotent)
 #   status  report components and /readyz; non-zero exit when not up
 #   env     print "export KUBECONFIG=DIR/kubeconfig" (use with eval)
-#   restart-apiserver  stop kube-apiserver and start it again, same flags and port
+#   restart-apiserver  stop kube-apiserver and start it again, same flags and port (and
+#                      kwok after it, when running)
 #
 # DIR defaults to ${ZENITH_CLUSTER_DIR:-/tmp/zenith-cluster-$USER}. Several
 # clusters can run side by side in different DIRs: every port is picked free
@@ -27,7 +28,7 @@ KCM_CONTROLLERS="${ZENITH_KCM_CONTROLLERS:-serviceaccount-token-controller,servi
 
 log() { echo "[cluster] $*" >&2; }
 die() { echo "[cluster] ERROR: $*" >&2; exit 1; }
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -463,6 +464,18 @@ cmd_restart_apiserver() {
   stop_component kube-apiserver
   start_component kube-apiserver "${cmd[@]}"
   wait_for 60 "kube-apiserver /readyz" kube-apiserver readyz
+  # kwok's clients back off while the API server is away (client-go waits up to 30 s between
+  # tries), so the simulated kubelets could sit idle well after it is back, while the next test
+  # waits on them: restart kwok too, with fresh connections.
+  pid="$(pid_of kwok)"
+  if is_ours "$pid"; then
+    local kwok_port
+    kwok_port="$(sed -n 's/^ZENITH_KWOK_PORT=//p' "$DIR/cluster.env")"
+    mapfile -d '' -t cmd <"/proc/$pid/cmdline"
+    stop_component kwok
+    start_component kwok "${cmd[@]}"
+    wait_for 30 "kwok health" kwok component_healthy kwok "" "" "$kwok_port"
+  fi
   log "kube-apiserver restarted in $(elapsed "$t0")s"
 }
 
