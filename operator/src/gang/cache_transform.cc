@@ -13,7 +13,8 @@ using nlohmann::json;
 namespace {
 
 // `from`'s `keys` (those present), moved out of it.
-json Keep(json& from, std::initializer_list<const char*> keys) {
+template <typename Keys>
+json KeepKeys(json& from, const Keys& keys) {
   json out = json::object();
   if (!from.is_object()) return out;
   for (const char* k : keys) {
@@ -23,20 +24,21 @@ json Keep(json& from, std::initializer_list<const char*> keys) {
   return out;
 }
 
-// The metadata KeepMetadata reads.
-constexpr std::string_view kMetadataFields[] = {"metadata.name",
-                                                "metadata.namespace",
-                                                "metadata.uid",
-                                                "metadata.resourceVersion",
-                                                "metadata.labels",
-                                                "metadata.creationTimestamp",
-                                                "metadata.deletionTimestamp",
-                                                "metadata.annotations"};
+json Keep(json& from, std::initializer_list<const char*> keys) { return KeepKeys(from, keys); }
+
+// The metadata the trims keep whole; of the annotations they keep only the GPU indices. The
+// field masks below are built from the same list.
+constexpr const char* kMetadataKeys[] = {"name",
+                                         "namespace",
+                                         "uid",
+                                         "resourceVersion",
+                                         "labels",
+                                         "creationTimestamp",
+                                         "deletionTimestamp"};
 
 json KeepMetadata(json& obj) {
   json& from = obj["metadata"];
-  json md = Keep(from, {"name", "namespace", "uid", "resourceVersion", "labels",
-                        "creationTimestamp", "deletionTimestamp"});
+  json md = KeepKeys(from, kMetadataKeys);
   if (from.is_object() && from.contains("annotations")) {
     json& ann = from["annotations"];
     if (ann.is_object() && ann.contains(scheduler::kGpuIndicesAnnotation)) {
@@ -45,6 +47,12 @@ json KeepMetadata(json& obj) {
     }
   }
   return md;
+}
+
+// What KeepMetadata reads, added to `m`.
+kube::FieldMask& KeepMetadataFields(kube::FieldMask& m) {
+  for (const char* k : kMetadataKeys) m.Keep(std::string("metadata.") + k);
+  return m.Keep("metadata.annotations");
 }
 
 json KeepContainers(json& list) {
@@ -92,7 +100,7 @@ std::shared_ptr<const kube::FieldMask> NodeFields() {
   static const auto kMask = [] {
     kube::FieldMask m = kube::FieldMask::Only(
         {"spec.taints", "spec.unschedulable", "status.allocatable", "status.conditions"});
-    for (std::string_view f : kMetadataFields) m.Keep(f);
+    KeepMetadataFields(m);
     return std::make_shared<const kube::FieldMask>(std::move(m));
   }();
   return kMask;
@@ -102,7 +110,7 @@ std::shared_ptr<const kube::FieldMask> PodFields() {
   static const auto kMask = [] {
     kube::FieldMask m =
         kube::FieldMask::Only({"spec.nodeName", "spec.schedulerName", "status.phase"});
-    for (std::string_view f : kMetadataFields) m.Keep(f);
+    KeepMetadataFields(m);
     for (std::string_view list : {"spec.containers.", "spec.initContainers."})
       for (std::string_view field : {"name", "resources", "restartPolicy"})
         m.Keep(std::string(list) + std::string(field));
